@@ -1,0 +1,81 @@
+import os
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests.factories import OrganizationFactory, UserFactory
+from trading.models import OrganizationKind, Role
+
+REQUIRE_SERVICES = os.environ.get("SUNLIGHT_REQUIRE_SERVICES") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked postgres/redis skip on the embedded default, but CI must run every one."""
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres", "pgsql"))
+    has_redis = bool(os.environ.get("REDIS_URL"))
+    if REQUIRE_SERVICES and not (on_postgres and has_redis):
+        raise pytest.UsageError("SUNLIGHT_REQUIRE_SERVICES=1 but DATABASE_URL/REDIS_URL do not name PostgreSQL and Redis")
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (DATABASE_URL); runs in CI"))
+        if "redis" in item.keywords and not has_redis:
+            item.add_marker(pytest.mark.skip(reason="needs Redis (REDIS_URL); runs in CI"))
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+ROLE_ORG_KIND = {
+    Role.TENDERER: OrganizationKind.TENDERER,
+    Role.AGENCY: OrganizationKind.AGENCY,
+    Role.BIDDER: OrganizationKind.BIDDER,
+    Role.STAFF: OrganizationKind.EXCHANGE,
+    Role.SUPERVISOR: OrganizationKind.SUPERVISOR,
+    Role.EXPERT: OrganizationKind.EXPERT_EMPLOYER,
+}
+
+
+@pytest.fixture
+def make_user(db):
+    def make(role: str, organization=None, **kwargs):
+        if organization is None and role in ROLE_ORG_KIND:
+            organization = OrganizationFactory(kind=ROLE_ORG_KIND[role])
+        return UserFactory(role=role, organization=organization, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def staff(make_user):
+    return make_user(Role.STAFF)
+
+
+@pytest.fixture
+def supervisor(make_user):
+    return make_user(Role.SUPERVISOR)
+
+
+def signed_in(client, user):
+    """Force a session that passed both factors, as the sign-in pages would leave it."""
+    client.force_login(user)
+    if user.needs_second_factor:
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(user=user, confirmed=True)
+        session = client.session
+        session["otp_device_id"] = device.persistent_id
+        session.save()
+    return client
+
+
+@pytest.fixture
+def on_postgres():
+    return connection.vendor == "postgresql"

@@ -1,0 +1,75 @@
+"""factory_boy factories for the trading core."""
+
+from datetime import timedelta
+
+import factory
+from django.utils import timezone
+
+from bidding.models import Registration
+from trading.models import Organization, OrganizationKind, Project, Role, Section, TransactionType, User
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organization
+
+    name = factory.Sequence(lambda n: f"测试单位{n:03d}有限公司")
+    kind = OrganizationKind.BIDDER
+    credit_code = factory.Sequence(lambda n: f"91330100{n:010d}")
+    legal_representative = factory.Sequence(lambda n: f"法人{n:03d}")
+    region = "上城区"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n:04d}")
+    role = Role.PUBLIC
+    password = factory.PostGenerationMethodCall("set_password", "correct-horse-9")
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+
+    code = factory.Sequence(lambda n: f"P-2026-{n:04d}")
+    name = factory.Sequence(lambda n: f"市政道路改造工程{n}")
+    tenderer = factory.SubFactory(OrganizationFactory, kind=OrganizationKind.TENDERER)
+    transaction_type = TransactionType.CONSTRUCTION
+    region = "上城区"
+
+
+def _days(n: int):
+    return timezone.now() + timedelta(days=n)
+
+
+class SectionFactory(factory.django.DjangoModelFactory):
+    """A draft whose schedule passes every publish rule."""
+
+    class Meta:
+        model = Section
+
+    public_id = factory.Sequence(lambda n: f"S-2026-{n:05d}")
+    project = factory.SubFactory(ProjectFactory)
+    name = factory.Sequence(lambda n: f"第{n}标段")
+    estimated_price_fen = 500_000_000  # 5,000,000.00 yuan
+    deposit_fen = 10_000_000  # exactly 2%
+    documents_issued_at = factory.LazyFunction(lambda: _days(0))
+    registration_start = factory.LazyFunction(lambda: _days(0))
+    registration_end = factory.LazyFunction(lambda: _days(10))
+    bid_deadline = factory.LazyFunction(lambda: _days(25))
+    opening_at = factory.LazyFunction(lambda: _days(25))
+
+
+class RegistrationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Registration
+
+    section = factory.SubFactory(SectionFactory)
+    organization = factory.SubFactory(OrganizationFactory)
+    registered_by = factory.SubFactory(UserFactory, role=Role.BIDDER, organization=factory.SelfAttribute("..organization"))
+    bidder_code = factory.Sequence(lambda n: f"B-{n:04d}")
+    contact_name = "张三"
+    contact_phone = "13800000000"

@@ -1,0 +1,52 @@
+"""Audit event types: ranges per app, never renumbered."""
+
+from enum import IntEnum, unique
+
+
+@unique
+class AuditEvent(IntEnum):
+    # 1xx trading
+    SECTION_CREATED = 101
+    SECTION_PUBLISHED = 102
+    SECTION_TRANSITION = 103
+    CLARIFICATION_ISSUED = 104
+    DOCUMENT_UPLOADED = 105
+    SECTION_SUSPENDED = 106
+    SECTION_RESUMED = 107
+    SIGNIN = 110
+    SIGNIN_FAILED = 111
+    SIGNIN_LOCKED = 112
+    CALENDAR_CHANGED = 120
+    RULE_REFUSED = 130
+    # 2xx bidding
+    REGISTERED = 201
+    DOCUMENT_DOWNLOADED = 202
+    BID_SUBMITTED = 203
+    BID_WITHDRAWN = 204
+    BID_REPLACED = 205
+    BIDS_SEALED_ROOT = 206
+    OPENING_KEY_GENERATED = 210
+    # 3xx escrow
+    DEPOSIT_PAID = 301
+    DEPOSIT_REFUNDED = 302
+    DEPOSIT_FORFEITED = 303
+    # 4xx livestream
+    STREAM_EVENT = 401
+
+
+# Events that reveal a bidder's participation: hidden from everyone but the bidder before opening.
+BIDDER_PRIVATE_EVENTS = frozenset(
+    {
+        AuditEvent.REGISTERED,
+        AuditEvent.DOCUMENT_DOWNLOADED,
+        AuditEvent.BID_SUBMITTED,
+        AuditEvent.BID_WITHDRAWN,
+        AuditEvent.BID_REPLACED,
+        AuditEvent.DEPOSIT_PAID,
+        AuditEvent.DEPOSIT_REFUNDED,
+        AuditEvent.DEPOSIT_FORFEITED,
+    }
+)
+
+# Sign-in events name accounts: for officials only.
+SIGNIN_EVENTS = frozenset({AuditEvent.SIGNIN, AuditEvent.SIGNIN_FAILED, AuditEvent.SIGNIN_LOCKED})

@@ -1,0 +1,67 @@
+"""The append-only audit log and its signed checkpoints."""
+
+import pgtrigger
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    # The app-level guard; on PostgreSQL a trigger refuses the same at the database.
+    def update(self, **kwargs):
+        raise PermissionError("the audit log is append-only")
+
+    def delete(self):
+        raise PermissionError("the audit log is append-only")
+
+
+class AuditEntry(models.Model):
+    index = models.BigIntegerField(unique=True)
+    at = models.DateTimeField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    actor_role = models.CharField(max_length=16, blank=True)
+    # The acting organization lets a bidder see its own private entries.
+    actor_organization_id = models.BigIntegerField(null=True, blank=True)
+    section = models.ForeignKey("trading.Section", null=True, blank=True, on_delete=models.PROTECT)
+    section_public_id = models.CharField(max_length=40, blank=True)
+    event = models.PositiveIntegerField()
+    data = models.JSONField(default=dict)
+    leaf_hash = models.CharField(max_length=64)
+    # Root of the tree that ends with this entry, signed: a rewrite of any earlier row shows here.
+    tree_root = models.CharField(max_length=64)
+    frontier = models.JSONField()
+    signature = models.CharField(max_length=100)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["index"]
+        verbose_name = _("审计记录")
+        verbose_name_plural = _("审计记录")
+        triggers = [pgtrigger.Protect(name="audit_entry_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
+        constraints = [models.CheckConstraint(condition=models.Q(index__gte=0), name="audit_index_nonnegative")]
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("the audit log is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("the audit log is append-only")
+
+
+class Checkpoint(models.Model):
+    tree_size = models.BigIntegerField(unique=True)
+    root_hash = models.CharField(max_length=64)
+    at = models.DateTimeField()
+    signature = models.CharField(max_length=100)
+    key_id = models.CharField(max_length=64)
+    timestamp_token = models.TextField(blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-tree_size"]
+        verbose_name = _("签名检查点")
+        verbose_name_plural = _("签名检查点")
+        triggers = [pgtrigger.Protect(name="checkpoint_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]

@@ -1,0 +1,120 @@
+"""The visibility policy (the firewall): the one place that decides who sees what, when.
+
+Before a section's bids are opened nobody but a bidder itself learns who
+registered, how many did, or what they bid (SECRET-BIDDERS). Every selector,
+serializer, page, stream and export asks this module.
+"""
+
+from enum import StrEnum
+
+from django.db.models import Q, QuerySet
+
+from trading.audit.events import BIDDER_PRIVATE_EVENTS, SIGNIN_EVENTS
+from trading.models import Role, Section, SectionState
+
+
+class Phase(StrEnum):
+    DRAFT = "draft"
+    SEALED = "sealed"  # published until the bids are opened: identities and counts hidden
+    OPEN = "open"  # bids opened: identities and read-out forms public
+
+
+MANAGING_ROLES = {Role.TENDERER, Role.AGENCY}
+OFFICIAL_ROLES = {Role.STAFF, Role.SUPERVISOR}
+
+
+def phase_of(section: Section) -> Phase:
+    if section.opened_at is not None:
+        return Phase.OPEN
+    state = section.suspended_from if section.state == SectionState.SUSPENDED else section.state
+    if state == SectionState.DRAFT:
+        return Phase.DRAFT
+    return Phase.SEALED
+
+
+def role_of(user) -> str:
+    if user is None or not user.is_authenticated:
+        return Role.PUBLIC
+    return user.role
+
+
+def manages(user, section: Section) -> bool:
+    """The section's own tenderer, or the agency acting for it."""
+    if role_of(user) not in MANAGING_ROLES or user.organization_id is None:
+        return False
+    project = section.project
+    return user.organization_id in (project.tenderer_id, project.agency_id)
+
+
+def sections_visible(user, queryset: QuerySet | None = None) -> QuerySet:
+    queryset = Section.objects.all() if queryset is None else queryset
+    role = role_of(user)
+    if role in OFFICIAL_ROLES:
+        return queryset
+    published = ~Q(state=SectionState.DRAFT) & ~Q(state=SectionState.SUSPENDED, suspended_from=SectionState.DRAFT)
+    if role in MANAGING_ROLES and user.organization_id:
+        own = Q(project__tenderer_id=user.organization_id) | Q(project__agency_id=user.organization_id)
+        return queryset.filter(published | own)
+    return queryset.filter(published)
+
+
+def can_view_section(user, section: Section) -> bool:
+    return sections_visible(user, Section.objects.filter(pk=section.pk)).exists()
+
+
+def can_edit_section(user, section: Section) -> bool:
+    """Drafting: the tenderer's side or staff; supervisors watch and stop, never edit."""
+    return phase_of(section) == Phase.DRAFT and (manages(user, section) or role_of(user) == Role.STAFF)
+
+
+def can_publish_section(user, section: Section) -> bool:
+    return role_of(user) == Role.STAFF
+
+
+def can_supervise(user) -> bool:
+    return role_of(user) == Role.SUPERVISOR
+
+
+def identities_revealed(section: Section) -> bool:
+    return phase_of(section) == Phase.OPEN
+
+
+def registrations_visible(user, queryset: QuerySet) -> QuerySet:
+    """A bidder sees its own; everyone else sees registrations only of opened sections."""
+    role = role_of(user)
+    if role == Role.BIDDER and user.organization_id:
+        return queryset.filter(organization_id=user.organization_id)
+    if role in OFFICIAL_ROLES | MANAGING_ROLES:
+        return queryset.filter(section__opened_at__isnull=False)
+    return queryset.none()
+
+
+def bidder_label(user, registration) -> str:
+    """The name when the viewer may know it, else the pseudonymous code."""
+    if registration.organization_id == getattr(user, "organization_id", None) or identities_revealed(registration.section):
+        return registration.organization.name
+    return registration.bidder_code
+
+
+def can_download_documents(user, section: Section) -> bool:
+    role = role_of(user)
+    if phase_of(section) == Phase.DRAFT:
+        return can_edit_section(user, section)
+    if role in OFFICIAL_ROLES or manages(user, section):
+        return True
+    if role == Role.BIDDER and user.organization_id:
+        return section.registrations.filter(organization_id=user.organization_id).exists()
+    return False
+
+
+def audit_entries_visible(user, queryset: QuerySet) -> QuerySet:
+    """Entries that reveal a bidder's participation stay hidden until opening, but from the bidder itself."""
+    if role_of(user) not in OFFICIAL_ROLES:
+        queryset = queryset.exclude(event__in=[int(e) for e in SIGNIN_EVENTS])
+    private = Q(event__in=[int(e) for e in BIDDER_PRIVATE_EVENTS]) & (
+        Q(section__isnull=True) | Q(section__opened_at__isnull=True)
+    )
+    org = getattr(user, "organization_id", None) if role_of(user) == Role.BIDDER else None
+    if org:
+        return queryset.exclude(private & ~Q(actor_organization_id=org))
+    return queryset.exclude(private)

@@ -1,0 +1,82 @@
+"""The section lifecycle: a plain transition table and one function that moves along it."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from trading.audit.events import AuditEvent
+from trading.audit.log import audit_append
+from trading.errors import TransitionError
+from trading.models import Section, SectionState, SectionTransition
+from trading.services.locks import lock_section
+
+S = SectionState
+TRANSITIONS: dict[str, set[str]] = {
+    S.DRAFT: {S.PUBLISHED, S.TERMINATED},
+    S.PUBLISHED: {S.BIDDING_CLOSED, S.SUSPENDED, S.TERMINATED},
+    S.BIDDING_CLOSED: {S.OPENING, S.FAILED, S.SUSPENDED, S.TERMINATED},
+    S.OPENING: {S.OPENED, S.FAILED, S.SUSPENDED},
+    S.OPENED: {S.EVALUATING, S.FAILED, S.SUSPENDED},
+    S.EVALUATING: {S.PUBLICIZING, S.FAILED, S.SUSPENDED},
+    S.PUBLICIZING: {S.AWARDED, S.EVALUATING, S.SUSPENDED},
+    S.AWARDED: {S.CONTRACTED, S.SUSPENDED},
+    S.CONTRACTED: {S.CLOSED},
+    S.SUSPENDED: set(),  # resuming returns to the interrupted state (section_resume)
+    S.FAILED: set(),
+    S.TERMINATED: set(),
+    S.CLOSED: set(),
+}
+
+
+def transition_allowed(from_state: str, to_state: str) -> bool:
+    return to_state in TRANSITIONS.get(from_state, set())
+
+
+def section_transition(*, section: Section, to_state: str, actor=None, reason: str = "", checks=None) -> Section:
+    """Lock, check the table (and the step's rules), save, record history and audit in one transaction."""
+    with transaction.atomic():
+        locked = lock_section(section.pk)
+        if not transition_allowed(locked.state, to_state):
+            raise TransitionError(
+                "TRANSITION",
+                f"a section cannot go from {locked.state} to {to_state}",
+                fields={"state": locked.state},
+            )
+        if checks is not None:
+            checks(locked)
+        from_state = locked.state
+        locked.state = to_state
+        fields = ["state", "updated_at"]
+        if to_state == S.SUSPENDED:
+            locked.suspended_from = from_state
+            fields.append("suspended_from")
+        if to_state == S.OPENED and locked.opened_at is None:
+            locked.opened_at = timezone.now()
+            fields.append("opened_at")
+        locked.save(update_fields=fields)
+        SectionTransition.objects.create(
+            section=locked, from_state=from_state, to_state=to_state, actor=actor, reason=reason
+        )
+        audit_append(
+            event=AuditEvent.SECTION_TRANSITION,
+            actor=actor,
+            section=locked,
+            data={"from": from_state, "to": to_state, "reason": reason},
+        )
+    section.refresh_from_db()
+    return section
+
+
+def bidding_is_open(section: Section, *, now=None) -> bool:
+    """The server clock decides at request time, whatever the scheduled job has done yet."""
+    now = now or timezone.now()
+    return section.state == S.PUBLISHED and section.bid_deadline is not None and now < section.bid_deadline
+
+
+def close_due_sections(*, now=None) -> int:
+    """Scheduled: move published sections past their deadline to bidding_closed."""
+    now = now or timezone.now()
+    closed = 0
+    for section in Section.objects.filter(state=S.PUBLISHED, bid_deadline__lte=now):
+        section_transition(section=section, to_state=S.BIDDING_CLOSED, reason="bid deadline reached")
+        closed += 1
+    return closed

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from trading.web import views
+
+urlpatterns = [
+    path("", views.portal, name="portal"),
+    path("sections/<str:public_id>/", views.section_detail, name="section-detail"),
+    path("sections/<str:public_id>/<str:action>/", views.section_action, name="section-action"),
+    path("audit/", views.audit_page, name="audit"),
+    path("workspace/", views.workspace, name="workspace"),
+    path("accounts/login/", views.signin, name="login"),
+    path("accounts/otp/", views.otp, name="otp"),
+    path("accounts/otp/setup/", views.otp_setup, name="otp-setup"),
+    path("accounts/logout/", views.signout, name="logout"),
+]
