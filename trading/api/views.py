@@ -1,7 +1,10 @@
 """Announcements, projects and sections: one view per operation, services do the work."""
 
+from django.conf import settings
+from django.core.cache import cache
 from django.http import FileResponse
 from django.utils import timezone
+from django.utils.translation import get_language
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
@@ -18,8 +21,26 @@ from trading.models import AnnouncementKind, Procedure, SectionState, Transactio
 from trading.services import sections as section_services
 
 
+ANNOUNCEMENT_FIELDS = {
+    "id": "id",
+    "kind": "kind",
+    "title": "title",
+    "body": "body",
+    "published_at": "published_at",
+    "section": "section__public_id",
+    "section_name": "section__name",
+    "region": "section__project__region",
+    "transaction_type": "section__project__transaction_type",
+    "status": "section__state",
+}
+
+
 class AnnouncementList(ListAPIView):
-    """Public announcements by type, region and status, with search."""
+    """Public announcements by type, region and status, with search.
+
+    The busiest read of the portal: rows come as plain values (no model
+    instances), and anonymous answers are cached briefly, keyed by query and language.
+    """
 
     serializer_class = AnnouncementOut
     filter_backends = []
@@ -38,7 +59,22 @@ class AnnouncementList(ListAPIView):
         ]
     )
     def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        seconds = settings.ANNOUNCEMENT_CACHE_SECONDS
+        if request.user.is_authenticated or not seconds:
+            return self.list(request)
+        key = "announcements:" + get_language() + ":" + request.get_full_path()
+        data = cache.get(key)
+        if data is None:
+            data = self.list(request).data
+            cache.set(key, data, seconds)
+        return Response(data)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset().values(*ANNOUNCEMENT_FIELDS.values()))
+        rows = [{name: row[source] for name, source in ANNOUNCEMENT_FIELDS.items()} for row in page]
+        for row in rows:  # stored in UTC, shown in Asia/Shanghai like every other answer
+            row["published_at"] = timezone.localtime(row["published_at"]).isoformat()
+        return self.get_paginated_response(rows)
 
     def get_queryset(self):
         params = self.request.query_params

@@ -1,0 +1,95 @@
+"""Requests per second of the public announcements list, as a ratio to a plain JsonResponse.
+
+Both are served by the same gunicorn (WSGI) server over the same rows of the demo
+data on PostgreSQL, in the same run, driven by the same keep-alive client threads.
+Usage: python bench/api_read.py [--seconds 10] [--clients 8]
+Needs DATABASE_URL (PostgreSQL); REDIS_URL enables the shared cache for the cached figure.
+"""
+
+import argparse
+import http.client
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PORT = 8765
+
+
+def drive(path: str, seconds: float, clients: int) -> tuple[float, float]:
+    """(requests per second, p99 ms) over keep-alive connections."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def client():
+        connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+        mine = []
+        while time.perf_counter() < stop:
+            start = time.perf_counter()
+            connection.request("GET", path, headers={"Accept": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                errors[0] += 1
+            mine.append(time.perf_counter() - start)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    if errors[0]:
+        raise SystemExit(f"{errors[0]} non-200 answers from {path}")
+    p99 = statistics.quantiles(latencies, n=100)[98] * 1000
+    return len(latencies) / elapsed, p99
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        raise SystemExit("set DATABASE_URL to a PostgreSQL database (e.g. postgres://postgres@127.0.0.1:5432/sunlight_bench)")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings"}
+    python = sys.executable
+    subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([python, "manage.py", "load_demo", "--quiet"], cwd=ROOT, env=env, check=True)
+    gunicorn = Path(python).with_name("gunicorn")
+    server = subprocess.Popen(
+        [str(gunicorn), "bench.wsgi_app:application", "--workers", str(args.workers), "--bind", f"127.0.0.1:{PORT}", "--log-level", "error"],
+        cwd=ROOT, env=env,
+    )
+    try:
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/bench/baseline/")
+                break
+            except OSError:
+                time.sleep(0.2)
+        drive("/bench/baseline/", 1, 2)  # warm up both paths
+        drive("/api/v1/announcements/?page_size=20", 1, 2)
+        base_rps, base_p99 = drive("/bench/baseline/", args.seconds, args.clients)
+        api_rps, api_p99 = drive("/api/v1/announcements/?page_size=20&nocache=1", args.seconds, args.clients)
+        cached_rps, cached_p99 = drive("/api/v1/announcements/?page_size=20", args.seconds, args.clients)
+    finally:
+        server.terminate()
+        server.wait()
+    print(f"baseline JsonResponse      {base_rps:8.0f} req/s  p99 {base_p99:6.1f} ms")
+    print(f"announcements API uncached {api_rps:8.0f} req/s  p99 {api_p99:6.1f} ms  ratio {api_rps / base_rps:.2f} (goal 0.7)")
+    print(f"announcements API cached   {cached_rps:8.0f} req/s  p99 {cached_p99:6.1f} ms  ratio {cached_rps / base_rps:.2f} (goal 0.8)")
+
+
+if __name__ == "__main__":
+    main()

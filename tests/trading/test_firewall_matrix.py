@@ -1,0 +1,245 @@
+"""The firewall matrix (SECRET-BIDDERS): every endpoint and page, as every role, in every phase.
+
+Endpoints are discovered from the URL conf, so a new one joins the matrix by
+existing; one with a URL argument the matrix cannot fill fails loudly until the
+filler below learns it.
+"""
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+
+from tests.conftest import signed_in
+from tests.factories import OrganizationFactory, ProjectFactory, RegistrationFactory, SectionFactory
+from trading.audit.events import AuditEvent
+from trading.audit.log import audit_append
+from trading.models import Announcement, AnnouncementKind, Document, OrganizationKind, Role, SectionState
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["anonymous", Role.PUBLIC, Role.TENDERER, "other_tenderer", Role.AGENCY, Role.STAFF, Role.SUPERVISOR, Role.EXPERT,
+         "bidder_a", "bidder_b", "bidder_outside"]
+PHASES = {
+    "draft": SectionState.DRAFT,
+    "published": SectionState.PUBLISHED,
+    "bidding_closed": SectionState.BIDDING_CLOSED,
+    "opening": SectionState.OPENING,
+    "suspended_sealed": SectionState.SUSPENDED,
+    "failed_unopened": SectionState.FAILED,
+    "opened": SectionState.OPENED,
+}
+SEALED_PHASES = set(PHASES) - {"opened"}
+
+
+def discover(resolver=None, prefix=""):
+    """Every URL pattern of the project as (route, name)."""
+    resolver = resolver or get_resolver()
+    for pattern in resolver.url_patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from discover(pattern, route)
+        elif isinstance(pattern, URLPattern):
+            yield route, pattern.name
+
+
+def fill(route: str, section, document_pk: int, announcement_pk: int) -> list[str]:
+    """Concrete paths for a route; unknown arguments fail so new endpoints get covered."""
+    path = route.replace("^", "").replace("$", "")
+    paths = [path]
+    for arg in re.findall(r"<(?:\w+:)?(\w+)>", path):
+        values = {
+            "public_id": [section.public_id],
+            "pk": [document_pk if "document" in path else announcement_pk],
+            "action": ["publish", "register", "suspend", "resume"],
+            "format": ["json"],
+        }.get(arg)
+        if values is None:
+            raise AssertionError(f"the firewall matrix cannot fill <{arg}> in {route}: teach fill() about it")
+        paths = [re.sub(rf"<(?:\w+:)?{arg}>", str(v), p) for p in paths for v in values]
+    return ["/" + p for p in paths]
+
+
+@dataclass
+class World:
+    users: dict
+    sections: dict
+    secrets: dict  # phase -> strings that must not leak to outsiders while sealed
+    own: dict  # role -> strings that role may see about itself
+
+
+def build_world(make_user) -> World:
+    tenderer_org = OrganizationFactory(kind=OrganizationKind.TENDERER, name="招标人甲单位")
+    agency_org = OrganizationFactory(kind=OrganizationKind.AGENCY, name="代理乙单位")
+    bidder_a = OrganizationFactory(name="投标人阿尔法建设有限公司", credit_code="91330100ALPHA00001")
+    bidder_b = OrganizationFactory(name="投标人贝塔工程有限公司", credit_code="91330100BETA000002")
+    users = {
+        "anonymous": None,
+        Role.PUBLIC: make_user(Role.PUBLIC),
+        Role.TENDERER: make_user(Role.TENDERER, organization=tenderer_org),
+        "other_tenderer": make_user(Role.TENDERER),
+        Role.AGENCY: make_user(Role.AGENCY, organization=agency_org),
+        Role.STAFF: make_user(Role.STAFF),
+        Role.SUPERVISOR: make_user(Role.SUPERVISOR),
+        Role.EXPERT: make_user(Role.EXPERT),
+        "bidder_a": make_user(Role.BIDDER, organization=bidder_a),
+        "bidder_b": make_user(Role.BIDDER, organization=bidder_b),
+        "bidder_outside": make_user(Role.BIDDER),
+    }
+    sections, secrets = {}, {}
+    project = ProjectFactory(tenderer=tenderer_org, agency=agency_org)
+    for n, (phase, state) in enumerate(PHASES.items()):
+        section = SectionFactory(project=project, public_id=f"FW-{n:03d}", state=state)
+        if state == SectionState.SUSPENDED:
+            section.suspended_from = SectionState.PUBLISHED
+        if phase == "opened":
+            section.opened_at = timezone.now()
+        section.save()
+        Announcement.objects.create(section=section, kind=AnnouncementKind.TENDER, title=f"公告{n}", body="正文", published_at=timezone.now())
+        Document.objects.create(section=section, name="招标文件", file="documents/x", filename="x.txt", size=1, sha256="0" * 64)
+        ra = RegistrationFactory(section=section, organization=bidder_a, registered_by=users["bidder_a"], bidder_code=f"B-A{n:02d}")
+        rb = RegistrationFactory(section=section, organization=bidder_b, registered_by=users["bidder_b"], bidder_code=f"B-B{n:02d}")
+        for registration, user in ((ra, users["bidder_a"]), (rb, users["bidder_b"])):
+            audit_append(event=AuditEvent.REGISTERED, actor=user, section=section, data={"bidder_code": registration.bidder_code})
+        sections[phase] = section
+        secrets[phase] = {"bidder_a": [bidder_a.name, bidder_a.credit_code, ra.bidder_code],
+                          "bidder_b": [bidder_b.name, bidder_b.credit_code, rb.bidder_code]}
+    return World(users=users, sections=sections, secrets=secrets, own={})
+
+
+def client_for(client_factory, user):
+    client = client_factory()
+    if user is not None:
+        signed_in(client, user)
+    return client
+
+
+def routes():
+    return sorted(set(discover()))
+
+
+def test_matrix_discovers_every_api_endpoint_and_page():
+    found = {name for _route, name in routes()}
+    # A sanity floor: if discovery broke, the matrix would pass vacuously.
+    for name in ("api-announcements", "api-section", "api-section-registrations", "api-my-registrations",
+                 "api-audit-entries", "portal", "section-detail", "workspace", "audit"):
+        assert name in found
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_nothing_sealed_leaks_to_anyone_but_the_bidder_itself(role, make_user, client):
+    """SECRET-BIDDERS: GET and POST every route for every section phase; scan every answer."""
+    from django.test import Client
+
+    world = build_world(make_user)
+    viewer = world.users[role]
+    http = client_for(Client, viewer)
+    checked = 0
+    for route, name in routes():
+        if name in ("set_language", "logout"):
+            continue
+        for phase, section in world.sections.items():
+            doc_pk = section.documents.first().pk
+            ann_pk = section.announcements.first().pk
+            for path in fill(route, section, doc_pk, ann_pk):
+                for method in ("get", "post"):
+                    response = getattr(http, method)(path, follow=False)
+                    body = _text(response)
+                    checked += 1
+                    for phase_name, owners in world.secrets.items():
+                        if phase_name not in SEALED_PHASES:
+                            continue
+                        for owner, strings in owners.items():
+                            if owner == role:
+                                continue  # a bidder sees its own
+                            for secret in strings:
+                                assert secret not in body, f"{secret!r} of {phase_name} leaked to {role} at {method.upper()} {path}"
+    assert checked > 100
+
+
+def _text(response) -> str:
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content).decode(errors="replace")
+    return response.content.decode(errors="replace")
+
+
+def test_opened_section_reveals_names_to_officials(make_user):
+    """After opening the names are public: the policy must not over-hide either."""
+    from django.test import Client
+
+    world = build_world(make_user)
+    opened = world.sections["opened"]
+    for role in (Role.STAFF, Role.SUPERVISOR, Role.TENDERER):
+        body = _text(client_for(Client, world.users[role]).get(f"/api/v1/sections/{opened.public_id}/registrations/"))
+        assert "投标人阿尔法建设有限公司" in body and "投标人贝塔工程有限公司" in body
+
+
+def test_a_bidder_sees_its_own_registration_and_never_another_bidders(make_user):
+    """IDOR: bidder A asks for everything; B's objects never come back, A's do."""
+    from django.test import Client
+
+    world = build_world(make_user)
+    http = client_for(Client, world.users["bidder_a"])
+    mine = http.get("/api/v1/registrations/").json()["results"]
+    assert {r["bidder_code"] for r in mine} == {f"B-A{n:02d}" for n in range(len(PHASES))}
+    for section in world.sections.values():
+        listed = http.get(f"/api/v1/sections/{section.public_id}/registrations/")
+        codes = {r["bidder_code"] for r in listed.json()} if listed.status_code == 200 else set()
+        if section.opened_at:
+            assert any(code.startswith("B-B") for code in codes)
+        else:
+            assert not any(code.startswith("B-B") for code in codes)
+
+
+NOISE = [
+    (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?"), "<time>"),
+    (re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"'), "<csrf>"),
+    (re.compile(r'"id":\s*\d+'), '"id":<n>'),
+    (re.compile(r"/(documents|announcements)/\d+/"), r"/\1/<n>/"),
+]
+
+
+def normalized(body: str, section) -> str:
+    body = body.replace(section.public_id, "<section>").replace(section.name, "<name>")
+    for pattern, replacement in NOISE:
+        body = pattern.sub(replacement, body)
+    return body
+
+
+@pytest.mark.parametrize("role", ["anonymous", Role.PUBLIC, Role.TENDERER, Role.AGENCY, Role.STAFF, Role.SUPERVISOR,
+                                  Role.EXPERT, "bidder_outside"])
+def test_one_registration_or_seven_look_the_same(role, make_user):
+    """SECRET-BIDDERS side channel: no answer differs between a section with 1 registration and one with 7."""
+    from django.test import Client
+
+    world = build_world(make_user)
+    project = world.sections["published"].project
+    twins = {}
+    fixed = timezone.now()
+    for count in (1, 7):
+        section = SectionFactory(project=project, public_id=f"TWIN-{count}", name=f"孪生标段{count}", state=SectionState.PUBLISHED,
+                                 documents_issued_at=fixed, registration_start=fixed,
+                                 registration_end=fixed + timezone.timedelta(days=10),
+                                 bid_deadline=fixed + timezone.timedelta(days=25), opening_at=fixed + timezone.timedelta(days=25))
+        Announcement.objects.create(section=section, kind=AnnouncementKind.TENDER, title="孪生公告", body="正文", published_at=fixed)
+        Document.objects.create(section=section, name="招标文件", file="documents/x", filename="x.txt", size=1, sha256="0" * 64)
+        for _ in range(count):
+            registration = RegistrationFactory(section=section)
+            audit_append(event=AuditEvent.REGISTERED, actor=registration.registered_by, section=section,
+                         data={"bidder_code": registration.bidder_code})
+        twins[count] = section
+    http = client_for(Client, world.users[role])
+    compared = 0
+    for route, name in routes():
+        if "<" not in route or name in ("set_language",):
+            continue
+        answers = {}
+        for count, section in twins.items():
+            paths = fill(route, section, section.documents.first().pk, section.announcements.first().pk)
+            answers[count] = [(p, normalized(f"{r.status_code} {_text(r)}", section)) for p in paths for r in [http.get(p)]]
+        for (path, one), (_path, seven) in zip(answers[1], answers[7], strict=True):
+            assert one == seven, f"{path} differs between 1 and 7 registrations for {role}"
+            compared += 1
+    assert compared >= 5

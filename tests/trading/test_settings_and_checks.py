@@ -1,0 +1,71 @@
+"""Settings from the environment and our deploy checks."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.core.checks import run_checks
+
+from trading.checks import redis_broker_persistence
+
+
+def run_check_deploy(extra_env: dict) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_SECRET_KEY="x" * 64 + "production-secret-Q2w3E4r5T6y7U8i9",
+        DJANGO_ALLOWED_HOSTS="sunlight.example.cn",
+        PLATFORM_SIGNING_KEY="-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g\n-----END PRIVATE KEY-----\n",
+        **extra_env,
+    )
+    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                          capture_output=True, text=True, env=env, cwd=settings.BASE_DIR, timeout=120)
+
+
+def test_check_deploy_is_clean_under_production_settings():
+    result = run_check_deploy({})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key():
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings.production", DJANGO_ALLOWED_HOSTS="x")
+    result = subprocess.run([sys.executable, "manage.py", "check"], capture_output=True, text=True, env=env, cwd=settings.BASE_DIR,
+                            timeout=120)
+    assert result.returncode != 0 and "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_embedded_default_needs_nothing_configured():
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    code = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings.local'; django.setup(); "
+            "from django.conf import settings as s; print(s.DATABASES['default']['ENGINE'], s.CHANNEL_LAYERS['default']['BACKEND'], "
+            "s.CELERY_TASK_ALWAYS_EAGER, s.STORAGES['default']['BACKEND'], s.TIME_ZONE, s.LANGUAGE_CODE)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=settings.BASE_DIR, timeout=60)
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "channels.layers.InMemoryChannelLayer", "True",
+                                     "django.core.files.storage.FileSystemStorage", "Asia/Shanghai", "zh-hans"]
+
+
+@pytest.mark.redis
+def test_the_deploy_check_warns_when_the_broker_redis_keeps_nothing_on_disk(settings):
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    saved = {**client.config_get("save"), **client.config_get("appendonly")}
+    try:
+        client.config_set("save", "")
+        client.config_set("appendonly", "no")
+        settings.REDIS_URL = os.environ["REDIS_URL"]
+        warnings = redis_broker_persistence(None)
+        assert [w.id for w in warnings] == ["sunlight.W001"]
+        client.config_set("appendonly", "yes")
+        assert redis_broker_persistence(None) == []
+    finally:
+        client.config_set("appendonly", saved.get("appendonly", "no"))
+        client.config_set("save", saved.get("save", ""))
+
+
+def test_our_checks_are_registered():
+    assert all(message.id != "sunlight.W002" for message in run_checks(include_deployment_checks=False))
