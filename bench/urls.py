@@ -10,8 +10,18 @@ def baseline_announcements(request):
     rows = list(
         Announcement.objects.filter(section__state__in=["published", "bidding_closed", "opened", "evaluating", "failed"])
         .order_by("-published_at", "-pk")
-        .values("id", "kind", "title", "body", "published_at", "section__public_id", "section__name",
-                "section__project__region", "section__project__transaction_type", "section__state")[:20]
+        .values(
+            "id",
+            "kind",
+            "title",
+            "body",
+            "published_at",
+            "section__public_id",
+            "section__name",
+            "section__project__region",
+            "section__project__transaction_type",
+            "section__state",
+        )[:20]
     )
     return JsonResponse({"results": rows})
 

@@ -29,7 +29,7 @@ class MyRegistrations(ListAPIView):
     filter_backends = []
 
     def get_queryset(self):
-        return selectors.registrations_list(user=self.request.user)
+        return selectors.registrations_list(user=self.request.user).filter(organization_id=self.request.user.organization_id)
 
 
 class SectionRegistrations(APIView):
@@ -45,17 +45,17 @@ class SectionRegistrations(APIView):
 class RegistrationCreate(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    class InputSerializer(serializers.Serializer):
+    class RegistrationCreateInput(serializers.Serializer):
         contact_name = serializers.CharField(max_length=100)
         contact_phone = serializers.RegexField(r"^[0-9+\- ]{5,32}$")
         qualifications = serializers.JSONField(required=False)
         signing_public_key = serializers.CharField(required=False, allow_blank=True)
         encryption_public_key = serializers.CharField(required=False, allow_blank=True)
 
-    @extend_schema(request=InputSerializer, responses={201: RegistrationOut})
+    @extend_schema(request=RegistrationCreateInput, responses={201: RegistrationOut})
     def post(self, request, public_id):
         section = selectors.section_get(user=request.user, public_id=public_id)
-        data = self.InputSerializer(data=request.data)
+        data = self.RegistrationCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         registration = registration_create(actor=request.user, section=section, **data.validated_data)
         return Response(RegistrationOut(registration, context={"request": request}).data, status=status.HTTP_201_CREATED)

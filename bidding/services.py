@@ -32,8 +32,14 @@ def related_organizations(organization: Organization) -> Q:
 
 
 def registration_create(
-    *, actor, section: Section, contact_name: str, contact_phone: str, qualifications: dict | None = None,
-    signing_public_key: str = "", encryption_public_key: str = "",
+    *,
+    actor,
+    section: Section,
+    contact_name: str,
+    contact_phone: str,
+    qualifications: dict | None = None,
+    signing_public_key: str = "",
+    encryption_public_key: str = "",
 ) -> Registration:
     if actor.role != Role.BIDDER or actor.organization_id is None:
         raise NotAllowed("NOT-ALLOWED", _("只有投标人可以报名。"))
@@ -46,7 +52,9 @@ def registration_create(
         related = Organization.objects.filter(related_organizations(organization))
         if Registration.objects.filter(section=locked, organization__in=related).exists():
             # The message names no one: the firewall holds even in refusals.
-            raise RuleViolation("BID-NO-RELATED", _("与本单位存在同一法定代表人或控股、管理关系的单位已报名本标段，不得同时参加。"))
+            raise RuleViolation(
+                "BID-NO-RELATED", _("与本单位存在同一法定代表人或控股、管理关系的单位已报名本标段，不得同时参加。")
+            )
         if Registration.objects.filter(section=locked, organization=organization).exists():
             raise TransitionError("ALREADY-REGISTERED", _("本单位已报名该标段。"))
         for _attempt in range(20):
@@ -68,7 +76,5 @@ def registration_create(
                 continue
         else:
             raise RuntimeError("no free bidder code")
-        audit_append(
-            event=AuditEvent.REGISTERED, actor=actor, section=locked, data={"bidder_code": registration.bidder_code}
-        )
+        audit_append(event=AuditEvent.REGISTERED, actor=actor, section=locked, data={"bidder_code": registration.bidder_code})
     return registration

@@ -69,7 +69,9 @@ def signed_in(client, user):
     if user.needs_second_factor:
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
-        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(user=user, confirmed=True)
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+            user=user, confirmed=True
+        )
         session = client.session
         session["otp_device_id"] = device.persistent_id
         session.save()

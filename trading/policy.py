@@ -82,10 +82,11 @@ def identities_revealed(section: Section) -> bool:
 def registrations_visible(user, queryset: QuerySet) -> QuerySet:
     """A bidder sees its own; everyone else sees registrations only of opened sections."""
     role = role_of(user)
+    opened = Q(section__opened_at__isnull=False)
     if role == Role.BIDDER and user.organization_id:
-        return queryset.filter(organization_id=user.organization_id)
+        return queryset.filter(Q(organization_id=user.organization_id) | opened)
     if role in OFFICIAL_ROLES | MANAGING_ROLES:
-        return queryset.filter(section__opened_at__isnull=False)
+        return queryset.filter(opened)
     return queryset.none()
 
 

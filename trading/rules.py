@@ -29,20 +29,46 @@ class Rule:
 RULES: dict[str, Rule] = {
     rule.code: rule
     for rule in [
-        Rule("DOC-MIN-20D", "招标文件发出至投标截止不少于20日", "招标投标法第24条；政府采购法第35条", "publish", figures={"days": 20}),
-        Rule("DOC-SALE-5", "招标文件发售期不少于5日（政府采购5个工作日）", "实施条例第16条；政府采购法实施条例第31条", "publish", figures={"days": 5}),
-        Rule("CLARIFY-15D", "澄清或修改在投标截止15日前发出，否则顺延截止时间", "招标投标法第23条；实施条例第21条", "clarification", figures={"days": 15}),
+        Rule(
+            "DOC-MIN-20D",
+            "招标文件发出至投标截止不少于20日",
+            "招标投标法第24条；政府采购法第35条",
+            "publish",
+            figures={"days": 20},
+        ),
+        Rule(
+            "DOC-SALE-5",
+            "招标文件发售期不少于5日（政府采购5个工作日）",
+            "实施条例第16条；政府采购法实施条例第31条",
+            "publish",
+            figures={"days": 5},
+        ),
+        Rule(
+            "CLARIFY-15D",
+            "澄清或修改在投标截止15日前发出，否则顺延截止时间",
+            "招标投标法第23条；实施条例第21条",
+            "clarification",
+            figures={"days": 15},
+        ),
         Rule("OBJ-DOC-10D", "对招标文件的异议在投标截止10日前提出", "实施条例第22条", "objection", figures={"days": 10}),
         Rule("SECRET-BIDDERS", "开标前不得泄露潜在投标人名称和数量", "招标投标法第22条", "firewall"),
         Rule("AUCTION-7D", "拍卖公告在拍卖日7日前发布", "拍卖法第45条", "publish", figures={"days": 7}),
-        Rule("DEP-CAP-2PCT", "投标保证金不超过估算价（预算）的2%", "实施条例第26条；政府采购法实施条例第33条", "setup", figures={"percent": 2}),
+        Rule(
+            "DEP-CAP-2PCT",
+            "投标保证金不超过估算价（预算）的2%",
+            "实施条例第26条；政府采购法实施条例第33条",
+            "setup",
+            figures={"percent": 2},
+        ),
         Rule("DEP-BEFORE-DEADLINE", "保证金在投标截止前到账方为有效", "实施条例第26条", "opening"),
         Rule("DEP-SAME-PAYER", "不同投标人的保证金从同一账户转出，视为串通", "实施条例第40条第6项", "payment", severity="alert"),
         Rule("BID-ENCRYPTED", "未加密或加密不当的投标文件予以拒收", "实施条例第36条", "upload"),
         Rule("BID-RECEIPT", "投标文件接收后即时发出回执", "电子招标投标办法", "upload"),
         Rule("BID-DEADLINE", "投标截止后不再接收、修改或撤回投标", "招标投标法第28条；实施条例第36条", "upload"),
         Rule("BID-ONE-PER-BIDDER", "每个投标人每个标段只能提交一份投标", "实施条例第51条第4项", "upload"),
-        Rule("BID-NO-RELATED", "单位负责人为同一人或存在控股、管理关系的单位不得参加同一标段投标", "实施条例第34条", "registration"),
+        Rule(
+            "BID-NO-RELATED", "单位负责人为同一人或存在控股、管理关系的单位不得参加同一标段投标", "实施条例第34条", "registration"
+        ),
         Rule("OPEN-AT-DEADLINE", "开标在投标截止时间公开进行", "招标投标法第34条", "opening"),
         Rule("OPEN-MIN-3", "投标人少于3个的不得开标", "实施条例第44条", "opening"),
     ]
@@ -71,8 +97,7 @@ def check_doc_min_20d(section) -> None:
     if days < days_needed:
         raise refuse(
             "DOC-MIN-20D",
-            _("招标文件发出之日至投标截止之日仅%(days)d日，不得少于%(need)d日。")
-            % {"days": days, "need": days_needed},
+            _("招标文件发出之日至投标截止之日仅%(days)d日，不得少于%(need)d日。") % {"days": days, "need": days_needed},
             bid_deadline=f"{days} < {days_needed}",
         )
 

@@ -42,7 +42,7 @@ def test_every_4xx_has_the_same_body(api, make_user, published):
     tenderer = make_user(Role.TENDERER)
     signed_in(api, tenderer)
     invalid = api.post("/api/v1/sections/new/", {"name": ""}, format="json")
-    assert invalid.status_code == 400
+    assert invalid.status_code == 400, invalid.json()
     assert invalid.json()["code"] == "INVALID" and "public_id" in invalid.json()["fields"]
 
 

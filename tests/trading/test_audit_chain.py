@@ -104,9 +104,16 @@ def tamper(kind: str, rng: random.Random) -> int:
                 later.data = entry.data
             leaf = merkle.leaf_hash(entry_leaf_bytes(later))
             frontier = frontier_push(frontier, leaf)
-            raw(f"UPDATE {table} SET data = %s, leaf_hash = %s, tree_root = %s, frontier = %s WHERE id = %s",
-                [json.dumps(later.data), leaf.hex(), frontier_root(frontier).hex(),
-                 json.dumps([[s, h.hex()] for s, h in frontier]), later.id])
+            raw(
+                f"UPDATE {table} SET data = %s, leaf_hash = %s, tree_root = %s, frontier = %s WHERE id = %s",
+                [
+                    json.dumps(later.data),
+                    leaf.hex(),
+                    frontier_root(frontier).hex(),
+                    json.dumps([[s, h.hex()] for s, h in frontier]),
+                    later.id,
+                ],
+            )
     elif kind == "delete":
         raw(f"DELETE FROM {table} WHERE id = %s", [row_id])
     elif kind == "delete_and_renumber":
@@ -125,10 +132,18 @@ def tamper(kind: str, rng: random.Random) -> int:
         raw(f'UPDATE {table} SET "index" = "index" + 1000000 WHERE "index" >= %s', [target])
         root = bytes.fromhex(last.tree_root)
         raw(
-            f'INSERT INTO {table} ("index", at, actor_role, section_public_id, event, data, leaf_hash, tree_root, frontier, signature) '
+            f'INSERT INTO {table} ("index", at, actor_role, section_public_id, event, data, leaf_hash, tree_root, frontier, '
+            "signature) "
             "VALUES (%s, %s, '', '', 103, %s, %s, %s, %s, %s)",
-            [target, last.at, json.dumps({"n": "forged"}), last.leaf_hash, last.tree_root, json.dumps(last.frontier),
-             b64url(forged_key.sign(tree_head_message(target + 1, root)))],
+            [
+                target,
+                last.at,
+                json.dumps({"n": "forged"}),
+                last.leaf_hash,
+                last.tree_root,
+                json.dumps(last.frontier),
+                b64url(forged_key.sign(tree_head_message(target + 1, root))),
+            ],
         )
         for later in sorted((r for r in all_rows if r[1] >= target), key=lambda r: r[1]):
             raw(f'UPDATE {table} SET "index" = %s WHERE id = %s', [later[1] + 1, later[0]])
@@ -139,8 +154,14 @@ def tamper(kind: str, rng: random.Random) -> int:
         a, b = all_rows[target], all_rows[target + 1]
         if a[2] == b[2]:
             return -1
-        raw(f"UPDATE {table} SET data = %s WHERE id = %s", [json.dumps(b[2] if isinstance(b[2], dict) else json.loads(b[2])), a[0]])
-        raw(f"UPDATE {table} SET data = %s WHERE id = %s", [json.dumps(a[2] if isinstance(a[2], dict) else json.loads(a[2])), b[0]])
+        raw(
+            f"UPDATE {table} SET data = %s WHERE id = %s",
+            [json.dumps(b[2] if isinstance(b[2], dict) else json.loads(b[2])), a[0]],
+        )
+        raw(
+            f"UPDATE {table} SET data = %s WHERE id = %s",
+            [json.dumps(a[2] if isinstance(a[2], dict) else json.loads(a[2])), b[0]],
+        )
     elif kind == "truncate":
         for r in all_rows[target:]:
             raw(f"DELETE FROM {table} WHERE id = %s", [r[0]])
@@ -176,7 +197,7 @@ def test_verify_audit_command_names_the_first_altered_entry(tmp_path, capsys):
     path.write_text(json.dumps([held_checkpoint()]))
     call_command("verify_audit", "--checkpoints", str(path))
     assert "OK: 8 entries" in capsys.readouterr().out
-    raw(f"UPDATE {AuditEntry._meta.db_table} SET data = %s WHERE \"index\" = 5", [json.dumps({"n": 99})])
+    raw(f'UPDATE {AuditEntry._meta.db_table} SET data = %s WHERE "index" = 5', [json.dumps({"n": 99})])
     with pytest.raises(SystemExit) as exit_code:
         call_command("verify_audit", "--checkpoints", str(path))
     assert exit_code.value.code == 1
@@ -189,12 +210,22 @@ def test_proofs_served_by_the_api_verify_against_the_checkpoint(api):
     assert api.get("/api/v1/audit/checkpoints/latest/").json()["root_hash"] == held["root_hash"]
     for index in (0, 5, 10):
         proof = api.get(f"/api/v1/audit/proofs/inclusion/?index={index}&tree_size=11").json()
-        assert merkle.verify_inclusion(bytes.fromhex(proof["leaf_hash"]), index, 11, [bytes.fromhex(h) for h in proof["proof"]],
-                                       bytes.fromhex(held["root_hash"]))
+        assert merkle.verify_inclusion(
+            bytes.fromhex(proof["leaf_hash"]),
+            index,
+            11,
+            [bytes.fromhex(h) for h in proof["proof"]],
+            bytes.fromhex(held["root_hash"]),
+        )
     fill_log(6)
     later = held_checkpoint()
     consistency = api.get("/api/v1/audit/proofs/consistency/?first=11&second=17").json()
-    assert merkle.verify_consistency(11, 17, bytes.fromhex(held["root_hash"]), bytes.fromhex(later["root_hash"]),
-                                     [bytes.fromhex(h) for h in consistency["proof"]])
+    assert merkle.verify_consistency(
+        11,
+        17,
+        bytes.fromhex(held["root_hash"]),
+        bytes.fromhex(later["root_hash"]),
+        [bytes.fromhex(h) for h in consistency["proof"]],
+    )
     bad = api.get("/api/v1/audit/proofs/inclusion/?index=20&tree_size=11")
     assert bad.status_code == 400 and bad.json()["code"] == "INVALID"

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
+from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
@@ -20,8 +21,19 @@ from trading.models import Announcement, AnnouncementKind, Document, Organizatio
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ["anonymous", Role.PUBLIC, Role.TENDERER, "other_tenderer", Role.AGENCY, Role.STAFF, Role.SUPERVISOR, Role.EXPERT,
-         "bidder_a", "bidder_b", "bidder_outside"]
+ROLES = [
+    "anonymous",
+    Role.PUBLIC,
+    Role.TENDERER,
+    "other_tenderer",
+    Role.AGENCY,
+    Role.STAFF,
+    Role.SUPERVISOR,
+    Role.EXPERT,
+    "bidder_a",
+    "bidder_b",
+    "bidder_outside",
+]
 PHASES = {
     "draft": SectionState.DRAFT,
     "published": SectionState.PUBLISHED,
@@ -97,16 +109,41 @@ def build_world(make_user) -> World:
         if phase == "opened":
             section.opened_at = timezone.now()
         section.save()
-        Announcement.objects.create(section=section, kind=AnnouncementKind.TENDER, title=f"公告{n}", body="正文", published_at=timezone.now())
-        Document.objects.create(section=section, name="招标文件", file="documents/x", filename="x.txt", size=1, sha256="0" * 64)
-        ra = RegistrationFactory(section=section, organization=bidder_a, registered_by=users["bidder_a"], bidder_code=f"B-A{n:02d}")
-        rb = RegistrationFactory(section=section, organization=bidder_b, registered_by=users["bidder_b"], bidder_code=f"B-B{n:02d}")
+        Announcement.objects.create(
+            section=section, kind=AnnouncementKind.TENDER, title=f"公告{n}", body="正文", published_at=timezone.now()
+        )
+        make_document(section)
+        if phase == "opened":
+            # Opened: names are public, so these are two other companies (A's and B's names stay secret everywhere).
+            for letter in "CD":
+                RegistrationFactory(
+                    section=section,
+                    bidder_code=f"B-{letter}{n:02d}",
+                    organization=OrganizationFactory(name=f"已开标公司{letter}"),
+                )
+            sections[phase] = section
+            continue
+        ra = RegistrationFactory(
+            section=section, organization=bidder_a, registered_by=users["bidder_a"], bidder_code=f"B-A{n:02d}"
+        )
+        rb = RegistrationFactory(
+            section=section, organization=bidder_b, registered_by=users["bidder_b"], bidder_code=f"B-B{n:02d}"
+        )
         for registration, user in ((ra, users["bidder_a"]), (rb, users["bidder_b"])):
             audit_append(event=AuditEvent.REGISTERED, actor=user, section=section, data={"bidder_code": registration.bidder_code})
         sections[phase] = section
-        secrets[phase] = {"bidder_a": [bidder_a.name, bidder_a.credit_code, ra.bidder_code],
-                          "bidder_b": [bidder_b.name, bidder_b.credit_code, rb.bidder_code]}
+        secrets[phase] = {
+            "bidder_a": [bidder_a.name, bidder_a.credit_code, ra.bidder_code],
+            "bidder_b": [bidder_b.name, bidder_b.credit_code, rb.bidder_code],
+        }
     return World(users=users, sections=sections, secrets=secrets, own={})
+
+
+def make_document(section) -> Document:
+    document = Document(section=section, name="招标文件", filename="x.txt", size=1, sha256="0" * 64)
+    document.file.save("x", ContentFile(b"x"), save=False)
+    document.save()
+    return document
 
 
 def client_for(client_factory, user):
@@ -123,8 +160,17 @@ def routes():
 def test_matrix_discovers_every_api_endpoint_and_page():
     found = {name for _route, name in routes()}
     # A sanity floor: if discovery broke, the matrix would pass vacuously.
-    for name in ("api-announcements", "api-section", "api-section-registrations", "api-my-registrations",
-                 "api-audit-entries", "portal", "section-detail", "workspace", "audit"):
+    for name in (
+        "api-announcements",
+        "api-section",
+        "api-section-registrations",
+        "api-my-registrations",
+        "api-audit-entries",
+        "portal",
+        "section-detail",
+        "workspace",
+        "audit",
+    ):
         assert name in found
 
 
@@ -140,7 +186,7 @@ def test_nothing_sealed_leaks_to_anyone_but_the_bidder_itself(role, make_user, c
     for route, name in routes():
         if name in ("set_language", "logout"):
             continue
-        for phase, section in world.sections.items():
+        for section in world.sections.values():
             doc_pk = section.documents.first().pk
             ann_pk = section.announcements.first().pk
             for path in fill(route, section, doc_pk, ann_pk):
@@ -155,7 +201,9 @@ def test_nothing_sealed_leaks_to_anyone_but_the_bidder_itself(role, make_user, c
                             if owner == role:
                                 continue  # a bidder sees its own
                             for secret in strings:
-                                assert secret not in body, f"{secret!r} of {phase_name} leaked to {role} at {method.upper()} {path}"
+                                assert secret not in body, (
+                                    f"{secret!r} of {phase_name} leaked to {role} at {method.upper()} {path}"
+                                )
     assert checked > 100
 
 
@@ -173,7 +221,7 @@ def test_opened_section_reveals_names_to_officials(make_user):
     opened = world.sections["opened"]
     for role in (Role.STAFF, Role.SUPERVISOR, Role.TENDERER):
         body = _text(client_for(Client, world.users[role]).get(f"/api/v1/sections/{opened.public_id}/registrations/"))
-        assert "投标人阿尔法建设有限公司" in body and "投标人贝塔工程有限公司" in body
+        assert "已开标公司C" in body and "已开标公司D" in body
 
 
 def test_a_bidder_sees_its_own_registration_and_never_another_bidders(make_user):
@@ -183,14 +231,16 @@ def test_a_bidder_sees_its_own_registration_and_never_another_bidders(make_user)
     world = build_world(make_user)
     http = client_for(Client, world.users["bidder_a"])
     mine = http.get("/api/v1/registrations/").json()["results"]
-    assert {r["bidder_code"] for r in mine} == {f"B-A{n:02d}" for n in range(len(PHASES))}
+    assert {r["bidder_code"] for r in mine} == {f"B-A{n:02d}" for n, phase in enumerate(PHASES) if phase != "opened"}
     for section in world.sections.values():
         listed = http.get(f"/api/v1/sections/{section.public_id}/registrations/")
         codes = {r["bidder_code"] for r in listed.json()} if listed.status_code == 200 else set()
-        if section.opened_at:
-            assert any(code.startswith("B-B") for code in codes)
+        if section.state == SectionState.DRAFT:
+            assert listed.status_code == 404
+        elif section.opened_at:
+            assert {code[:3] for code in codes} == {"B-C", "B-D"}
         else:
-            assert not any(code.startswith("B-B") for code in codes)
+            assert {code[:3] for code in codes} == {"B-A"}
 
 
 NOISE = [
@@ -208,8 +258,9 @@ def normalized(body: str, section) -> str:
     return body
 
 
-@pytest.mark.parametrize("role", ["anonymous", Role.PUBLIC, Role.TENDERER, Role.AGENCY, Role.STAFF, Role.SUPERVISOR,
-                                  Role.EXPERT, "bidder_outside"])
+@pytest.mark.parametrize(
+    "role", ["anonymous", Role.PUBLIC, Role.TENDERER, Role.AGENCY, Role.STAFF, Role.SUPERVISOR, Role.EXPERT, "bidder_outside"]
+)
 def test_one_registration_or_seven_look_the_same(role, make_user):
     """SECRET-BIDDERS side channel: no answer differs between a section with 1 registration and one with 7."""
     from django.test import Client
@@ -219,16 +270,29 @@ def test_one_registration_or_seven_look_the_same(role, make_user):
     twins = {}
     fixed = timezone.now()
     for count in (1, 7):
-        section = SectionFactory(project=project, public_id=f"TWIN-{count}", name=f"孪生标段{count}", state=SectionState.PUBLISHED,
-                                 documents_issued_at=fixed, registration_start=fixed,
-                                 registration_end=fixed + timezone.timedelta(days=10),
-                                 bid_deadline=fixed + timezone.timedelta(days=25), opening_at=fixed + timezone.timedelta(days=25))
-        Announcement.objects.create(section=section, kind=AnnouncementKind.TENDER, title="孪生公告", body="正文", published_at=fixed)
-        Document.objects.create(section=section, name="招标文件", file="documents/x", filename="x.txt", size=1, sha256="0" * 64)
+        section = SectionFactory(
+            project=project,
+            public_id=f"TWIN-{count}",
+            name=f"孪生标段{count}",
+            state=SectionState.PUBLISHED,
+            documents_issued_at=fixed,
+            registration_start=fixed,
+            registration_end=fixed + timezone.timedelta(days=10),
+            bid_deadline=fixed + timezone.timedelta(days=25),
+            opening_at=fixed + timezone.timedelta(days=25),
+        )
+        Announcement.objects.create(
+            section=section, kind=AnnouncementKind.TENDER, title="孪生公告", body="正文", published_at=fixed
+        )
+        make_document(section)
         for _ in range(count):
             registration = RegistrationFactory(section=section)
-            audit_append(event=AuditEvent.REGISTERED, actor=registration.registered_by, section=section,
-                         data={"bidder_code": registration.bidder_code})
+            audit_append(
+                event=AuditEvent.REGISTERED,
+                actor=registration.registered_by,
+                section=section,
+                data={"bidder_code": registration.bidder_code},
+            )
         twins[count] = section
     http = client_for(Client, world.users[role])
     compared = 0

@@ -46,8 +46,9 @@ def test_DEP_CAP_2PCT_a_deposit_of_2_1_percent_is_refused_at_set_up(make_user):
     tenderer = make_user(Role.TENDERER)
     project = ProjectFactory(tenderer=tenderer.organization)
     with pytest.raises(RuleViolation) as refused:
-        section_create(actor=tenderer, project=project, public_id="DEP-21", name="x", estimated_price_fen=100_000_000,
-                       deposit_fen=2_100_000)
+        section_create(
+            actor=tenderer, project=project, public_id="DEP-21", name="x", estimated_price_fen=100_000_000, deposit_fen=2_100_000
+        )
     assert refused.value.code == "DEP-CAP-2PCT"
     assert not project.sections.exists()
 
@@ -80,8 +81,14 @@ def test_DOC_SALE_5_procurement_counts_working_days(staff):
         start += timedelta(days=1)
     CalendarDay.objects.create(date=start.date() + timedelta(days=1), kind=CalendarDay.Kind.HOLIDAY, name="测试假日")
     project = ProjectFactory(transaction_type=TransactionType.PROCUREMENT)
-    section = SectionFactory(project=project, registration_start=start, registration_end=start + timedelta(days=5),
-                             documents_issued_at=start, bid_deadline=start + timedelta(days=25), opening_at=start + timedelta(days=25))
+    section = SectionFactory(
+        project=project,
+        registration_start=start,
+        registration_end=start + timedelta(days=5),
+        documents_issued_at=start,
+        bid_deadline=start + timedelta(days=25),
+        opening_at=start + timedelta(days=25),
+    )
     with pytest.raises(RuleViolation) as refused:
         section_publish(actor=staff, section=section)
     assert refused.value.code == "DOC-SALE-5"
@@ -89,8 +96,15 @@ def test_DOC_SALE_5_procurement_counts_working_days(staff):
 
 def test_AUCTION_7D_a_sale_announced_6_days_ahead_is_refused(staff):
     project = ProjectFactory(transaction_type=TransactionType.LAND)
-    section = SectionFactory(project=project, procedure=Procedure.AUCTION, registration_end=days(5), bid_deadline=days(6),
-                             opening_at=days(6), starting_price_fen=100_000, increment_fen=1_000)
+    section = SectionFactory(
+        project=project,
+        procedure=Procedure.AUCTION,
+        registration_end=days(5),
+        bid_deadline=days(6),
+        opening_at=days(6),
+        starting_price_fen=100_000,
+        increment_fen=1_000,
+    )
     with pytest.raises(RuleViolation) as refused:
         section_publish(actor=staff, section=section)
     assert refused.value.code == "AUCTION-7D"
@@ -108,8 +122,9 @@ def test_only_exchange_staff_publish(make_user):
 def test_CLARIFY_15D_a_late_clarification_must_move_the_deadline(staff):
     section = SectionFactory(bid_deadline=days(20, 1), opening_at=days(20, 2))
     section_publish(actor=staff, section=section)
-    section.bid_deadline = days(14)
-    section.save(update_fields=["bid_deadline"])
+    # Ten days later: documents out for 10 days, 14 left before the deadline.
+    section.documents_issued_at, section.bid_deadline = days(-10), days(14)
+    section.save(update_fields=["documents_issued_at", "bid_deadline"])
     with pytest.raises(RuleViolation) as refused:
         clarification_issue(actor=staff, section=section, title="澄清一", body="修改工程量清单")
     assert refused.value.code == "CLARIFY-15D"

@@ -10,6 +10,10 @@ from django.core.checks import run_checks
 
 from trading.checks import redis_broker_persistence
 
+TEST_PLATFORM_KEY = (
+    "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g\n-----END PRIVATE KEY-----\n"
+)
+
 
 def run_check_deploy(extra_env: dict) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
@@ -17,11 +21,17 @@ def run_check_deploy(extra_env: dict) -> subprocess.CompletedProcess:
         DJANGO_SETTINGS_MODULE="config.settings.production",
         DJANGO_SECRET_KEY="x" * 64 + "production-secret-Q2w3E4r5T6y7U8i9",
         DJANGO_ALLOWED_HOSTS="sunlight.example.cn",
-        PLATFORM_SIGNING_KEY="-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g\n-----END PRIVATE KEY-----\n",
+        PLATFORM_SIGNING_KEY=TEST_PLATFORM_KEY,
         **extra_env,
     )
-    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                          capture_output=True, text=True, env=env, cwd=settings.BASE_DIR, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=settings.BASE_DIR,
+        timeout=120,
+    )
 
 
 def test_check_deploy_is_clean_under_production_settings():
@@ -33,19 +43,30 @@ def test_check_deploy_is_clean_under_production_settings():
 def test_production_settings_refuse_to_start_without_a_secret_key():
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
     env.update(DJANGO_SETTINGS_MODULE="config.settings.production", DJANGO_ALLOWED_HOSTS="x")
-    result = subprocess.run([sys.executable, "manage.py", "check"], capture_output=True, text=True, env=env, cwd=settings.BASE_DIR,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], capture_output=True, text=True, env=env, cwd=settings.BASE_DIR, timeout=120
+    )
     assert result.returncode != 0 and "DJANGO_SECRET_KEY" in result.stderr
 
 
 def test_embedded_default_needs_nothing_configured():
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
-    code = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings.local'; django.setup(); "
-            "from django.conf import settings as s; print(s.DATABASES['default']['ENGINE'], s.CHANNEL_LAYERS['default']['BACKEND'], "
-            "s.CELERY_TASK_ALWAYS_EAGER, s.STORAGES['default']['BACKEND'], s.TIME_ZONE, s.LANGUAGE_CODE)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=settings.BASE_DIR, timeout=60)
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "channels.layers.InMemoryChannelLayer", "True",
-                                     "django.core.files.storage.FileSystemStorage", "Asia/Shanghai", "zh-hans"]
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings.local'; django.setup(); "
+        "from django.conf import settings as s; print(s.DATABASES['default']['ENGINE'], s.CHANNEL_LAYERS['default']['BACKEND'], "
+        "s.CELERY_TASK_ALWAYS_EAGER, s.STORAGES['default']['BACKEND'], s.TIME_ZONE, s.LANGUAGE_CODE)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=settings.BASE_DIR, timeout=60
+    )
+    assert result.stdout.split() == [
+        "django.db.backends.sqlite3",
+        "channels.layers.InMemoryChannelLayer",
+        "True",
+        "django.core.files.storage.FileSystemStorage",
+        "Asia/Shanghai",
+        "zh-hans",
+    ]
 
 
 @pytest.mark.redis

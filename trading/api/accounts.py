@@ -39,14 +39,14 @@ class TokenObtain(APIView):
     throttle_scope = "signin"
     authentication_classes = []
 
-    class InputSerializer(serializers.Serializer):
+    class TokenObtainInput(serializers.Serializer):
         username = serializers.CharField()
         password = serializers.CharField()
         otp = serializers.CharField(required=False, allow_blank=True)
 
-    @extend_schema(request=InputSerializer, responses={200: {"type": "object", "properties": {"token": {"type": "string"}}}})
+    @extend_schema(request=TokenObtainInput, responses={200: {"type": "object", "properties": {"token": {"type": "string"}}}})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.TokenObtainInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = signin_check_password(username=data.validated_data["username"], password=data.validated_data["password"])
         if user.needs_second_factor:

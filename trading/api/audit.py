@@ -70,7 +70,9 @@ class CheckpointDownload(APIView):
 
 
 def _leaf_hashes(size: int) -> list[bytes]:
-    hashes = [bytes.fromhex(h) for h in AuditEntry.objects.filter(index__lt=size).order_by("index").values_list("leaf_hash", flat=True)]
+    hashes = [
+        bytes.fromhex(h) for h in AuditEntry.objects.filter(index__lt=size).order_by("index").values_list("leaf_hash", flat=True)
+    ]
     if len(hashes) != size:
         raise DomainError("TREE-SIZE", f"the log has fewer than {size} entries")
     return hashes
@@ -86,8 +88,30 @@ def _int_param(request, name: str) -> int:
     return value
 
 
+class InclusionProofOut(serializers.Serializer):
+    index = serializers.IntegerField()
+    tree_size = serializers.IntegerField()
+    leaf_hash = serializers.CharField()
+    root_hash = serializers.CharField()
+    proof = serializers.ListField(child=serializers.CharField())
+
+
+class ConsistencyProofOut(serializers.Serializer):
+    first = serializers.IntegerField()
+    second = serializers.IntegerField()
+    first_root = serializers.CharField()
+    second_root = serializers.CharField()
+    proof = serializers.ListField(child=serializers.CharField())
+
+
+class PublicKeyOut(serializers.Serializer):
+    algorithm = serializers.CharField()
+    public_key = serializers.CharField()
+    key_id = serializers.CharField()
+
+
 class InclusionProof(APIView):
-    @extend_schema(parameters=[OpenApiParameter("index", int), OpenApiParameter("tree_size", int)])
+    @extend_schema(parameters=[OpenApiParameter("index", int), OpenApiParameter("tree_size", int)], responses=InclusionProofOut)
     def get(self, request):
         index, size = _int_param(request, "index"), _int_param(request, "tree_size")
         if index >= size:
@@ -105,7 +129,7 @@ class InclusionProof(APIView):
 
 
 class ConsistencyProof(APIView):
-    @extend_schema(parameters=[OpenApiParameter("first", int), OpenApiParameter("second", int)])
+    @extend_schema(parameters=[OpenApiParameter("first", int), OpenApiParameter("second", int)], responses=ConsistencyProofOut)
     def get(self, request):
         first, second = _int_param(request, "first"), _int_param(request, "second")
         if not 0 < first <= second:
@@ -123,5 +147,8 @@ class ConsistencyProof(APIView):
 
 
 class PublicKey(APIView):
+    @extend_schema(responses=PublicKeyOut)
     def get(self, request):
-        return Response({"algorithm": "Ed25519", "public_key": signing.b64url(signing.public_key_raw()), "key_id": signing.key_id()})
+        return Response(
+            {"algorithm": "Ed25519", "public_key": signing.b64url(signing.public_key_raw()), "key_id": signing.key_id()}
+        )

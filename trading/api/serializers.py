@@ -53,7 +53,18 @@ class AnnouncementOut(serializers.ModelSerializer):
 
     class Meta:
         model = Announcement
-        fields = ["id", "kind", "title", "body", "published_at", "section", "section_name", "region", "transaction_type", "status"]
+        fields = [
+            "id",
+            "kind",
+            "title",
+            "body",
+            "published_at",
+            "section",
+            "section_name",
+            "region",
+            "transaction_type",
+            "status",
+        ]
 
 
 class ProjectOut(serializers.ModelSerializer):

@@ -20,7 +20,6 @@ from trading.errors import NotAllowed
 from trading.models import AnnouncementKind, Procedure, SectionState, TransactionType
 from trading.services import sections as section_services
 
-
 ANNOUNCEMENT_FIELDS = {
     "id": "id",
     "kind": "kind",
@@ -143,15 +142,15 @@ class SectionWriteIn(serializers.Serializer):
 class SectionCreate(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    class InputSerializer(SectionWriteIn):
+    class SectionCreateInput(SectionWriteIn):
         project = serializers.IntegerField()
         public_id = serializers.RegexField(r"^[A-Z0-9-]{4,40}$")
         name = serializers.CharField(max_length=200)
         estimated_price_fen = serializers.IntegerField(min_value=0)
 
-    @extend_schema(request=InputSerializer, responses={201: SectionOut})
+    @extend_schema(request=SectionCreateInput, responses={201: SectionOut})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.SectionCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         project = selectors.projects_list(user=request.user).filter(pk=fields.pop("project")).first()
@@ -176,13 +175,13 @@ class SectionUpdate(APIView):
 class SectionPublish(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    class InputSerializer(serializers.Serializer):
+    class SectionPublishInput(serializers.Serializer):
         body = serializers.CharField(required=False, allow_blank=True)
 
-    @extend_schema(request=InputSerializer, responses=SectionOut)
+    @extend_schema(request=SectionPublishInput, responses=SectionOut)
     def post(self, request, public_id):
         section = selectors.section_get(user=request.user, public_id=public_id)
-        data = self.InputSerializer(data=request.data)
+        data = self.SectionPublishInput(data=request.data)
         data.is_valid(raise_exception=True)
         section = section_services.section_publish(actor=request.user, section=section, **data.validated_data)
         return Response(SectionOut(section).data)
@@ -191,15 +190,15 @@ class SectionPublish(APIView):
 class SectionClarify(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    class InputSerializer(serializers.Serializer):
+    class SectionClarifyInput(serializers.Serializer):
         title = serializers.CharField(max_length=300)
         body = serializers.CharField()
         new_deadline = serializers.DateTimeField(required=False, allow_null=True)
 
-    @extend_schema(request=InputSerializer, responses={201: AnnouncementOut})
+    @extend_schema(request=SectionClarifyInput, responses={201: AnnouncementOut})
     def post(self, request, public_id):
         section = selectors.section_get(user=request.user, public_id=public_id)
-        data = self.InputSerializer(data=request.data)
+        data = self.SectionClarifyInput(data=request.data)
         data.is_valid(raise_exception=True)
         announcement = section_services.clarification_issue(actor=request.user, section=section, **data.validated_data)
         return Response(AnnouncementOut(announcement).data, status=status.HTTP_201_CREATED)
@@ -237,14 +236,14 @@ class DocumentUpload(APIView):
     permission_classes = [permissions.IsAuthenticated]
     parser_classes = [MultiPartParser]
 
-    class InputSerializer(serializers.Serializer):
+    class DocumentUploadInput(serializers.Serializer):
         name = serializers.CharField(max_length=200)
         file = serializers.FileField()
 
-    @extend_schema(request=InputSerializer, responses={201: DocumentOut})
+    @extend_schema(request=DocumentUploadInput, responses={201: DocumentOut})
     def post(self, request, public_id):
         section = selectors.section_get(user=request.user, public_id=public_id)
-        data = self.InputSerializer(data=request.data)
+        data = self.DocumentUploadInput(data=request.data)
         data.is_valid(raise_exception=True)
         document = section_services.document_upload(
             actor=request.user, section=section, name=data.validated_data["name"], upload=data.validated_data["file"]
@@ -287,19 +286,16 @@ class ProjectList(ListAPIView):
 class ProjectCreate(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    class InputSerializer(serializers.Serializer):
+    class ProjectCreateInput(serializers.Serializer):
         code = serializers.RegexField(r"^[A-Z0-9-]{4,32}$")
         name = serializers.CharField(max_length=200)
         transaction_type = serializers.ChoiceField(choices=TransactionType.choices)
         region = serializers.CharField(max_length=64)
         state_funded = serializers.BooleanField(default=True)
 
-    @extend_schema(request=InputSerializer, responses={201: ProjectOut})
+    @extend_schema(request=ProjectCreateInput, responses={201: ProjectOut})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.ProjectCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         project = section_services.project_create(actor=request.user, **data.validated_data)
         return Response(ProjectOut(project).data, status=status.HTTP_201_CREATED)
-
-
-

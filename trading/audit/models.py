@@ -41,6 +41,9 @@ class AuditEntry(models.Model):
         triggers = [pgtrigger.Protect(name="audit_entry_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
         constraints = [models.CheckConstraint(condition=models.Q(index__gte=0), name="audit_index_nonnegative")]
 
+    def __str__(self):
+        return f"#{self.index} {self.event}"
+
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise PermissionError("the audit log is append-only")
@@ -65,3 +68,6 @@ class Checkpoint(models.Model):
         verbose_name = _("签名检查点")
         verbose_name_plural = _("签名检查点")
         triggers = [pgtrigger.Protect(name="checkpoint_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
+
+    def __str__(self):
+        return f"checkpoint {self.tree_size} {self.root_hash[:12]}"

@@ -121,6 +121,9 @@ class SectionTransition(models.Model):
     class Meta:
         ordering = ["at", "pk"]
 
+    def __str__(self):
+        return f"{self.section_id}: {self.from_state} -> {self.to_state}"
+
 
 class AnnouncementKind(models.TextChoices):
     TENDER = "tender", _("招标公告")

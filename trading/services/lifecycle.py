@@ -53,9 +53,7 @@ def section_transition(*, section: Section, to_state: str, actor=None, reason: s
             locked.opened_at = timezone.now()
             fields.append("opened_at")
         locked.save(update_fields=fields)
-        SectionTransition.objects.create(
-            section=locked, from_state=from_state, to_state=to_state, actor=actor, reason=reason
-        )
+        SectionTransition.objects.create(section=locked, from_state=from_state, to_state=to_state, actor=actor, reason=reason)
         audit_append(
             event=AuditEvent.SECTION_TRANSITION,
             actor=actor,

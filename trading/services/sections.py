@@ -88,9 +88,7 @@ def section_publish(*, actor, section: Section, body: str = "") -> Section:
     return section
 
 
-def clarification_issue(
-    *, actor, section: Section, title: str, body: str, new_deadline: datetime | None = None
-) -> Announcement:
+def clarification_issue(*, actor, section: Section, title: str, body: str, new_deadline: datetime | None = None) -> Announcement:
     """A clarification or change: at least 15 days before the deadline, else the deadline moves (CLARIFY-15D)."""
     if not (policy.role_of(actor) == "staff" or policy.manages(actor, section)):
         raise NotAllowed("NOT-ALLOWED", _("只有招标人、代理机构或交易中心可以发出澄清。"))

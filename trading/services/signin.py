@@ -23,26 +23,31 @@ def signin_check_password(*, username: str, password: str, request=None) -> User
     with transaction.atomic():
         user = User.objects.select_for_update().filter(username=username).first()
         if user is not None and user.locked_until and user.locked_until > now:
-            raise SigninError("SIGNIN-LOCKED", _("失败次数过多，账户已临时锁定，请稍后再试。"))
-        authenticated = authenticate(request, username=username, password=password)
-        if authenticated is None:
+            refusal = SigninError("SIGNIN-LOCKED", _("失败次数过多，账户已临时锁定，请稍后再试。"))
+        elif (authenticated := authenticate(request, username=username, password=password)) is None:
             if user is not None:
-                user.failed_signins += 1
-                fields = ["failed_signins"]
-                if user.failed_signins >= settings.SIGNIN_MAX_FAILURES:
-                    user.locked_until = now + settings.SIGNIN_LOCKOUT
-                    user.failed_signins = 0
-                    fields.append("locked_until")
-                    audit_append(event=AuditEvent.SIGNIN_LOCKED, actor=user, data={})
-                else:
-                    audit_append(event=AuditEvent.SIGNIN_FAILED, actor=user, data={})
-                user.save(update_fields=fields)
+                _count_failure(user, now=now, factor="password")
             # The same answer for an unknown name and a wrong password.
-            raise SigninError("SIGNIN-FAILED", _("用户名或密码错误。"))
-        if user.failed_signins or user.locked_until:
-            user.failed_signins, user.locked_until = 0, None
-            user.save(update_fields=["failed_signins", "locked_until"])
+            refusal = SigninError("SIGNIN-FAILED", _("用户名或密码错误。"))
+        else:
+            refusal = None
+            if user.failed_signins or user.locked_until:
+                user.failed_signins, user.locked_until = 0, None
+                user.save(update_fields=["failed_signins", "locked_until"])
+    # Raised after the commit, so the failure count is kept.
+    if refusal is not None:
+        raise refusal
     return authenticated
+
+
+def _count_failure(user: User, *, now, factor: str) -> None:
+    user.failed_signins += 1
+    if user.failed_signins >= settings.SIGNIN_MAX_FAILURES:
+        user.locked_until, user.failed_signins = now + settings.SIGNIN_LOCKOUT, 0
+        audit_append(event=AuditEvent.SIGNIN_LOCKED, actor=user, data={"factor": factor})
+    else:
+        audit_append(event=AuditEvent.SIGNIN_FAILED, actor=user, data={"factor": factor})
+    user.save(update_fields=["failed_signins", "locked_until"])
 
 
 def totp_device(user: User) -> TOTPDevice | None:
@@ -55,12 +60,7 @@ def signin_check_totp(*, user: User, token: str) -> TOTPDevice:
         raise SigninError("OTP-NOT-ENROLLED", _("该账户尚未绑定动态口令，请先完成绑定。"))
     if not token or not device.verify_token(token.strip()):
         with transaction.atomic():
-            locked = User.objects.select_for_update().get(pk=user.pk)
-            locked.failed_signins += 1
-            if locked.failed_signins >= settings.SIGNIN_MAX_FAILURES:
-                locked.locked_until, locked.failed_signins = timezone.now() + settings.SIGNIN_LOCKOUT, 0
-            locked.save(update_fields=["failed_signins", "locked_until"])
-            audit_append(event=AuditEvent.SIGNIN_FAILED, actor=user, data={"factor": "totp"})
+            _count_failure(User.objects.select_for_update().get(pk=user.pk), now=timezone.now(), factor="totp")
         raise SigninError("OTP-INVALID", _("动态口令错误。"))
     audit_append(event=AuditEvent.SIGNIN, actor=user, data={"factor": "totp"})
     return device

@@ -10,14 +10,19 @@ class SigninForm(forms.Form):
 
 
 class OtpForm(forms.Form):
-    token = forms.RegexField(label=_("动态口令"), regex=r"^\d{6}$", max_length=6, widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}))
+    token = forms.RegexField(
+        label=_("动态口令"),
+        regex=r"^\d{6}$",
+        max_length=6,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )
 
 
 class AnnouncementFilterForm(forms.Form):
     q = forms.CharField(label=_("搜索"), required=False, max_length=100)
-    kind = forms.ChoiceField(label=_("公告类型"), required=False, choices=[("", _("全部"))] + list(AnnouncementKind.choices))
+    kind = forms.ChoiceField(label=_("公告类型"), required=False, choices=[("", _("全部")), *AnnouncementKind.choices])
     region = forms.CharField(label=_("地区"), required=False, max_length=64)
-    status = forms.ChoiceField(label=_("状态"), required=False, choices=[("", _("全部"))] + list(SectionState.choices))
+    status = forms.ChoiceField(label=_("状态"), required=False, choices=[("", _("全部")), *SectionState.choices])
 
 
 class ReasonForm(forms.Form):

@@ -16,15 +16,14 @@ from django_otp import login as otp_login
 
 from bidding.services import registration_create
 from trading import policy, selectors
-from trading.audit.models import AuditEntry, Checkpoint
 from trading.audit.log import checkpoint_document
+from trading.audit.models import AuditEntry, Checkpoint
 from trading.errors import DomainError
 from trading.models import Role, SectionState
+from trading.models.sections import Project
 from trading.services import sections as section_services
 from trading.services.signin import signin_check_password, signin_check_totp, totp_confirm, totp_device, totp_enroll
 from trading.web.forms import AnnouncementFilterForm, OtpForm, ReasonForm, RegistrationForm, SigninForm
-
-from trading.models.sections import Project
 
 REGIONS = lambda: Project.objects.order_by("region").values_list("region", flat=True).distinct()  # noqa: E731
 
@@ -69,7 +68,9 @@ def _may_register(user, section) -> bool:
 def audit_page(request):
     checkpoints = [checkpoint_document(c) for c in Checkpoint.objects.all()[:20]]
     entries = selectors.audit_entries_list(user=request.user).order_by("-index")[:50]
-    return render(request, "trading/audit.html", {"checkpoints": checkpoints, "entries": entries, "size": AuditEntry.objects.count()})
+    return render(
+        request, "trading/audit.html", {"checkpoints": checkpoints, "entries": entries, "size": AuditEntry.objects.count()}
+    )
 
 
 def signin(request):
@@ -158,7 +159,9 @@ def workspace(request):
         context["projects"] = selectors.projects_list(user=user).prefetch_related("sections")
     elif role == Role.BIDDER:
         context["registrations"] = selectors.registrations_list(user=user)
-        context["open_sections"] = sections.filter(state=SectionState.PUBLISHED).exclude(registrations__organization_id=user.organization_id)
+        context["open_sections"] = sections.filter(state=SectionState.PUBLISHED).exclude(
+            registrations__organization_id=user.organization_id
+        )
     elif role == Role.STAFF:
         context["drafts"] = sections.filter(state=SectionState.DRAFT)
         context["active"] = sections.exclude(state__in=[SectionState.DRAFT, SectionState.CLOSED, SectionState.TERMINATED])
@@ -194,6 +197,3 @@ def section_action(request, public_id, action):
     except DomainError as error:
         messages.error(request, f"{error.code}: {error.message}")
     return redirect(request.POST.get("back") or "workspace")
-
-
-

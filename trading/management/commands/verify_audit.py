@@ -19,7 +19,9 @@ class Command(BaseCommand):
             default=[],
             help="a JSON file of checkpoints kept outside the platform (one object or a list); repeatable",
         )
-        parser.add_argument("--public-key", help="the platform's Ed25519 public key (base64url) to trust instead of the configured one")
+        parser.add_argument(
+            "--public-key", help="the platform's Ed25519 public key (base64url) to trust instead of the configured one"
+        )
 
     def handle(self, *args, checkpoints, public_key, **options):
         held: list[dict] = []
