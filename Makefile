@@ -45,7 +45,7 @@ demo: $(STAMP) ## (re)load the demo trading centre
 
 messages: $(STAMP) ## extract and compile the English translation
 	$(BIN)/python manage.py makemessages -l en --no-obsolete -i ".venv/*" -i "bench/*" -i "tests/*"
-	$(BIN)/python manage.py compilemessages -l en
+	$(BIN)/python manage.py compilemessages -l en --ignore ".venv/*"
 
 bench: $(STAMP) ## run the benchmarks (prints figures; not tests)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done

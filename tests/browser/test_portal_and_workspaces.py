@@ -25,7 +25,10 @@ def test_the_portal_lists_and_searches_announcements(live_server, page, demo):
     cards = page.get_by_test_id("announcements").locator("li.card")
     assert cards.count() >= 5
     page.fill("#id_q", "智慧教室")
-    page.wait_for_function("document.querySelectorAll('[data-testid=announcements] li.card').length <= 3")
+    page.wait_for_function(
+        "[...document.querySelectorAll('[data-testid=announcements] li.card')].every(li => li.innerText.includes('智慧教室'))"
+    )
+    assert "q=" in page.url  # the search is in the address, so it can be shared
     titles = page.get_by_test_id("announcements").inner_text()
     assert "智慧教室" in titles and "滨江大道" not in titles
     page.get_by_test_id("announcements").locator("a").first.click()
