@@ -82,3 +82,13 @@ def test_pages_are_paginated(api, staff):
         section_publish(actor=staff, section=SectionFactory())
     first = api.get("/api/v1/announcements/").json()
     assert first["count"] == 25 and len(first["results"]) == 20 and first["next"]
+
+
+def test_staff_extend_the_calendar_and_others_cannot(api, make_user):
+    signed_in(api, make_user(Role.TENDERER))
+    refused = api.post("/api/v1/calendar/set/", {"date": "2027-10-01", "kind": "holiday", "name": "国庆节"}, format="json")
+    assert refused.status_code == 403
+    signed_in(api, make_user(Role.STAFF))
+    added = api.post("/api/v1/calendar/set/", {"date": "2027-10-01", "kind": "holiday", "name": "国庆节"}, format="json")
+    assert added.status_code == 201
+    assert api.get("/api/v1/calendar/?year=2027").json() == [{"date": "2027-10-01", "kind": "holiday", "name": "国庆节"}]

@@ -2,7 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from bidding import api as bidding_api
-from trading.api import accounts, audit, views
+from trading.api import accounts, audit, calendar, views
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -27,6 +27,8 @@ urlpatterns = [
     path("sections/<str:public_id>/registrations/", bidding_api.SectionRegistrations.as_view(), name="api-section-registrations"),
     path("sections/<str:public_id>/register/", bidding_api.RegistrationCreate.as_view(), name="api-register"),
     path("registrations/", bidding_api.MyRegistrations.as_view(), name="api-my-registrations"),
+    path("calendar/", calendar.CalendarList.as_view(), name="api-calendar"),
+    path("calendar/set/", calendar.CalendarSet.as_view(), name="api-calendar-set"),
     path("audit/entries/", audit.AuditEntryList.as_view(), name="api-audit-entries"),
     path("audit/checkpoints/", audit.CheckpointList.as_view(), name="api-checkpoints"),
     path("audit/checkpoints/latest/", audit.CheckpointLatest.as_view(), name="api-checkpoint-latest"),
