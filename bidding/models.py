@@ -1,5 +1,7 @@
 """Registrations (报名): a bidder's entry into a section under a pseudonymous code."""
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -28,3 +30,126 @@ class Registration(models.Model):
 
     def __str__(self):
         return self.bidder_code
+
+
+class OpeningKey(models.Model):
+    """A section's HPKE opening public key; the private key exists only as sealed shares."""
+
+    section = models.OneToOneField("trading.Section", on_delete=models.PROTECT, related_name="opening_key")
+    public_key = models.TextField()  # uncompressed SEC1 point, base64url
+    fingerprint = models.CharField(max_length=64, unique=True)
+    threshold = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.section_id} {self.fingerprint[:12]}"
+
+
+class KeyShare(models.Model):
+    opening_key = models.ForeignKey(OpeningKey, on_delete=models.PROTECT, related_name="shares")
+    custodian = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="key_shares")
+    index = models.PositiveSmallIntegerField()
+    sealed = models.JSONField()  # the share sealed to the custodian's passphrase: never readable here
+    commitment = models.CharField(max_length=64)  # published, so a forged share is caught at opening
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["opening_key", "index"], name="share_index_unique"),
+            models.UniqueConstraint(fields=["opening_key", "custodian"], name="share_custodian_unique"),
+        ]
+
+    def __str__(self):
+        return f"share {self.index} of {self.opening_key_id}"
+
+
+class Upload(models.Model):
+    """A resumable upload: chunks arrive at offsets; finalize checks and records the bid."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("上传中")
+        DONE = "done", _("已完成")
+        ABORTED = "aborted", _("已放弃")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    registration = models.ForeignKey(Registration, on_delete=models.PROTECT, related_name="uploads")
+    size = models.BigIntegerField()
+    received = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(received__gte=0) & models.Q(received__lte=models.F("size")), name="upload_received_in_range")
+        ]
+
+    def __str__(self):
+        return str(self.id)
+
+
+def envelope_path(instance: "Bid", filename: str) -> str:
+    return f"envelopes/{instance.registration.section.public_id}/{instance.digest}"
+
+
+class Bid(models.Model):
+    """A sealed bid: the envelope as uploaded (ciphertext only) and its signed receipt."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("有效")
+        REPLACED = "replaced", _("已替换")
+        WITHDRAWN = "withdrawn", _("已撤回")
+
+    registration = models.ForeignKey(Registration, on_delete=models.PROTECT, related_name="bids")
+    envelope = models.FileField(upload_to=envelope_path, max_length=255)
+    digest = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    manifest = models.JSONField()
+    receipt = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    submitted_at = models.DateTimeField()
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    # Set at the deadline: the leaf of this bid in the section's sealed-bids Merkle tree.
+    sealed_leaf_index = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["submitted_at", "pk"]
+        constraints = [
+            # BID-ONE-PER-BIDDER: the database itself refuses a second active bid.
+            models.UniqueConstraint(
+                fields=["registration"], condition=models.Q(status="active"), name="one_active_bid_per_registration"
+            ),
+        ]
+
+    def __str__(self):
+        return f"bid {self.pk} {self.digest[:12]}"
+
+
+class SealedBidsRoot(models.Model):
+    """At the deadline: a Merkle root over the accepted bids' digests, padded so it tells no count."""
+
+    section = models.OneToOneField("trading.Section", on_delete=models.PROTECT, related_name="sealed_root")
+    root_hash = models.CharField(max_length=64)
+    tree_size = models.PositiveIntegerField()  # padded size, not the number of bids
+    leaves = models.JSONField()  # hex leaf hashes in tree order (dummies included)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.section_id} {self.root_hash[:12]}"
+
+
+class CustodianKey(models.Model):
+    """A key custodian's HPKE public key, derived from a passphrase only the custodian knows.
+
+    The private key is re-derived in memory (Argon2id, memory-hard) when the custodian
+    presents its share at an opening; the platform stores the public key, salt and cost only.
+    """
+
+    custodian = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="custodian_key")
+    public_key = models.TextField()  # uncompressed SEC1, base64url
+    fingerprint = models.CharField(max_length=64)
+    salt = models.CharField(max_length=64)
+    kdf = models.JSONField()  # Argon2id parameters
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"custodian key of {self.custodian_id}"
