@@ -80,7 +80,9 @@ class Upload(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=models.Q(received__gte=0) & models.Q(received__lte=models.F("size")), name="upload_received_in_range")
+            models.CheckConstraint(
+                condition=models.Q(received__gte=0) & models.Q(received__lte=models.F("size")), name="upload_received_in_range"
+            )
         ]
 
     def __str__(self):

@@ -46,16 +46,24 @@ def manages(user, section: Section) -> bool:
     return user.organization_id in (project.tenderer_id, project.agency_id)
 
 
-def sections_visible(user, queryset: QuerySet | None = None) -> QuerySet:
-    queryset = Section.objects.all() if queryset is None else queryset
+def section_visibility(user, prefix: str = "") -> Q:
+    """Which sections a viewer may see, as a filter (prefix it to filter related rows).
+
+    Anyone sees what was published; a draft is seen by its own tenderer's side and the officials.
+    """
     role = role_of(user)
     if role in OFFICIAL_ROLES:
-        return queryset
-    published = ~Q(state=SectionState.DRAFT) & ~Q(state=SectionState.SUSPENDED, suspended_from=SectionState.DRAFT)
+        return Q()
+    visible = Q(**{f"{prefix}published_at__isnull": False})
     if role in MANAGING_ROLES and user.organization_id:
-        own = Q(project__tenderer_id=user.organization_id) | Q(project__agency_id=user.organization_id)
-        return queryset.filter(published | own)
-    return queryset.filter(published)
+        visible |= Q(**{f"{prefix}project__tenderer_id": user.organization_id})
+        visible |= Q(**{f"{prefix}project__agency_id": user.organization_id})
+    return visible
+
+
+def sections_visible(user, queryset: QuerySet | None = None) -> QuerySet:
+    queryset = Section.objects.all() if queryset is None else queryset
+    return queryset.filter(section_visibility(user))
 
 
 def can_view_section(user, section: Section) -> bool:

@@ -22,8 +22,9 @@ def section_get(*, user, public_id: str) -> Section:
 
 
 def announcements_list(*, user, kind: str = "", region: str = "", status: str = "", query: str = "") -> QuerySet:
-    visible = policy.sections_visible(user).values("pk")
-    queryset = Announcement.objects.filter(section__in=visible).select_related("section", "section__project")
+    queryset = Announcement.objects.filter(policy.section_visibility(user, prefix="section__")).select_related(
+        "section", "section__project"
+    )
     if kind:
         queryset = queryset.filter(kind=kind)
     if region:

@@ -370,7 +370,16 @@ def _vector_files():
     return sorted(VECTORS.glob("*.json")) if VECTORS.is_dir() else []
 
 
-@pytest.mark.parametrize("sizes", [(0, 1), (65536 - 60, 200_000), (3 * 65536, 5)], ids=["tiny", "multi-chunk", "exact"])
+def exact(chunks: int, filename: str, content_type: str) -> int:
+    """Content length that makes the part's plaintext exactly `chunks` chunks of 65536 bytes."""
+    return chunks * 65536 - len(part_plaintext(filename, content_type, b""))
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [(0, 1), (65536 - 60, 200_000), (3 * 65536, exact(2, "technical.zip", "application/zip"))],
+    ids=["tiny", "multi-chunk", "exact-multiple"],
+)
 def test_browser_opens_python_sealed(harness, party, sizes):
     commercial = secrets.token_bytes(sizes[0])
     technical = secrets.token_bytes(sizes[1])
@@ -403,7 +412,7 @@ def test_browser_opens_python_sealed(harness, party, sizes):
 
 @pytest.mark.parametrize(
     ("sizes", "chunk_size"),
-    [((0, 10), 65536), ((200_000, 65536 * 2 - 4 - 60), 65536), ((1_500_000, 3), 1 << 20)],
+    [((0, 10), 65536), ((200_000, exact(2, "tech.pdf", "application/pdf")), 65536), ((1_500_000, 3), 1 << 20)],
     ids=["small", "multi-chunk", "default-chunk"],
 )
 def test_python_opens_browser_sealed(harness, party, sizes, chunk_size):
@@ -429,6 +438,8 @@ def test_python_opens_browser_sealed(harness, party, sizes, chunk_size):
     assert manifest["bidder_key"] == fingerprint(party.bidder.public_key())
     for p in manifest["parts"]:
         assert p["chunk_size"] == chunk_size
+        plain_size = p["ciphertext_size"] - 16 * p["chunk_count"]
+        assert p["chunk_count"] == max(1, -(-plain_size // chunk_size))  # an exact multiple adds no empty chunk
         assert all(type(p[f]) is int for f in ("chunk_size", "chunk_count", "ciphertext_size"))
         assert len(unb64u(p["key_opening"])) == 65 + 32 + 16
     # Progress: monotone, ends at the total of plaintext bytes.

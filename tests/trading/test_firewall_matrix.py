@@ -13,6 +13,7 @@ from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
+from bidding.models import Upload
 from tests.conftest import signed_in
 from tests.factories import OrganizationFactory, ProjectFactory, RegistrationFactory, SectionFactory
 from trading.audit.events import AuditEvent
@@ -67,6 +68,11 @@ def fill(route: str, section, document_pk: int, announcement_pk: int) -> list[st
             "pk": [document_pk if "document" in path else announcement_pk],
             "action": ["publish", "register", "suspend", "resume"],
             "format": ["json"],
+            # bidder A's own upload on this section, and one that does not exist
+            "upload_id": [
+                *Upload.objects.filter(registration__section=section).values_list("pk", flat=True)[:1],
+                "00000000-0000-4000-8000-000000000000",
+            ],
         }.get(arg)
         if values is None:
             raise AssertionError(f"the firewall matrix cannot fill <{arg}> in {route}: teach fill() about it")
@@ -108,6 +114,8 @@ def build_world(make_user) -> World:
             section.suspended_from = SectionState.PUBLISHED
         if phase == "opened":
             section.opened_at = timezone.now()
+        if state != SectionState.DRAFT:
+            section.published_at = timezone.now()
         section.save()
         Announcement.objects.create(
             section=section, kind=AnnouncementKind.TENDER, title=f"公告{n}", body="正文", published_at=timezone.now()
@@ -126,6 +134,7 @@ def build_world(make_user) -> World:
         ra = RegistrationFactory(
             section=section, organization=bidder_a, registered_by=users["bidder_a"], bidder_code=f"B-A{n:02d}"
         )
+        Upload.objects.create(registration=ra, size=1000)
         rb = RegistrationFactory(
             section=section, organization=bidder_b, registered_by=users["bidder_b"], bidder_code=f"B-B{n:02d}"
         )
@@ -271,6 +280,7 @@ def test_one_registration_or_seven_look_the_same(role, make_user):
     fixed = timezone.now()
     for count in (1, 7):
         section = SectionFactory(
+            published_at=fixed,
             project=project,
             public_id=f"TWIN-{count}",
             name=f"孪生标段{count}",

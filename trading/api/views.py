@@ -2,14 +2,17 @@
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Count, Window
 from django.http import FileResponse
 from django.utils import timezone
 from django.utils.translation import get_language
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from trading import policy, selectors
@@ -69,11 +72,36 @@ class AnnouncementList(ListAPIView):
         return Response(data)
 
     def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(self.get_queryset().values(*ANNOUNCEMENT_FIELDS.values()))
+        # One query for the page and the total (a window count), not two.
+        queryset = self.get_queryset().values(*ANNOUNCEMENT_FIELDS.values()).annotate(total=Window(Count("id")))
+        paginator = self.paginator
+        size = paginator.get_page_size(request)
+        try:
+            number = max(int(request.query_params.get(paginator.page_query_param, 1)), 1)
+        except ValueError:
+            number = 1
+        page = list(queryset[(number - 1) * size : number * size])
+        total = page[0]["total"] if page else queryset.count()
+        if not page and number > 1:
+            raise NotFound("Invalid page.")
         rows = [{name: row[source] for name, source in ANNOUNCEMENT_FIELDS.items()} for row in page]
         for row in rows:  # stored in UTC, shown in Asia/Shanghai like every other answer
             row["published_at"] = timezone.localtime(row["published_at"]).isoformat()
-        return self.get_paginated_response(rows)
+        url = request.build_absolute_uri()
+        return Response(
+            {
+                "count": total,
+                "next": replace_query_param(url, paginator.page_query_param, number + 1) if number * size < total else None,
+                "previous": (
+                    remove_query_param(url, paginator.page_query_param)
+                    if number == 2
+                    else replace_query_param(url, paginator.page_query_param, number - 1)
+                )
+                if number > 1
+                else None,
+                "results": rows,
+            }
+        )
 
     def get_queryset(self):
         params = self.request.query_params

@@ -71,10 +71,16 @@ def bidding_is_open(section: Section, *, now=None) -> bool:
 
 
 def close_due_sections(*, now=None) -> int:
-    """Scheduled: move published sections past their deadline to bidding_closed."""
+    """Scheduled: close bidding on sections past their deadline and seal the accepted bids' root."""
+    from bidding.submission import seal_bids_at_deadline
+
     now = now or timezone.now()
     closed = 0
     for section in Section.objects.filter(state=S.PUBLISHED, bid_deadline__lte=now):
         section_transition(section=section, to_state=S.BIDDING_CLOSED, reason="bid deadline reached")
+        seal_bids_at_deadline(section=section)
         closed += 1
+    # A tick that died between the two steps is finished by the next one.
+    for section in Section.objects.filter(state=S.BIDDING_CLOSED, sealed_root__isnull=True, procedure="open_tender"):
+        seal_bids_at_deadline(section=section)
     return closed
