@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from bidding import api as bidding_api
@@ -42,4 +42,5 @@ urlpatterns = [
     path("audit/proofs/inclusion/", audit.InclusionProof.as_view(), name="api-proof-inclusion"),
     path("audit/proofs/consistency/", audit.ConsistencyProof.as_view(), name="api-proof-consistency"),
     path("audit/public-key/", audit.PublicKey.as_view(), name="api-public-key"),
+    path("", include("escrow.urls")),
 ]

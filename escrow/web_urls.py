@@ -1,0 +1,3 @@
+"""Escrow pages (mounted at the site root)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Livestream API and pages (mounted at the site root)."""
+
+urlpatterns: list = []
