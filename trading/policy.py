@@ -127,3 +127,44 @@ def audit_entries_visible(user, queryset: QuerySet) -> QuerySet:
     if org:
         return queryset.exclude(private & ~Q(actor_organization_id=org))
     return queryset.exclude(private)
+
+
+# Live streams: the stream kinds are livestream's; only the supervisors' feed is closed to the public.
+SUPERVISOR_STREAM_KINDS = frozenset({"supervision"})
+
+
+def can_watch_stream(user, stream) -> bool:
+    """A section's stream is read-only for whoever may see the section; supervisors' feeds need the role."""
+    if stream.kind in SUPERVISOR_STREAM_KINDS:
+        return can_supervise(user)
+    if stream.section_id is None:
+        return True
+    return can_view_section(user, stream.section)
+
+
+def stream_viewer_codes(user, section) -> frozenset[str]:
+    """The bidder codes a viewer's own organization holds in the section: it always sees its own identity."""
+    if section is None or role_of(user) != Role.BIDDER or not user.organization_id:
+        return frozenset()
+    return frozenset(
+        section.registrations.filter(organization_id=user.organization_id).values_list("bidder_code", flat=True)
+    )
+
+
+def stream_codes_public(section, *, codes, revealed) -> list[str]:
+    """Whose identities an event shows everyone: the bidders read out (唱标) so far, or all once the bids are opened."""
+    if section is not None and identities_revealed(section):
+        return sorted(codes)
+    return sorted(set(codes) & set(revealed))
+
+
+def stream_event_view(event: dict, *, own_codes: frozenset[str] = frozenset()) -> dict:
+    """What one viewer sees of a stream event: the payload (codes only) and the sealed entries it may know."""
+    view = {"seq": event["seq"], "kind": event["kind"], "at": event["at"], "payload": event["payload"]}
+    sealed = event.get("sealed")
+    if sealed:
+        public = event.get("public") or ()
+        bidders = {code: entry for code, entry in sealed.items() if code in public or code in own_codes}
+        if bidders:
+            view["bidders"] = bidders
+    return view

@@ -94,6 +94,25 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# --- Live streams ---------------------------------------------------------
+# Heartbeat: presence count and a catch-up check against the database; clients reconnect after missing two.
+LIVESTREAM_HEARTBEAT_SECONDS = env.float("LIVESTREAM_HEARTBEAT_SECONDS", default=15)
+# Events each process keeps per stream, so joins and reconnects rarely reach the database.
+LIVESTREAM_CACHE_EVENTS = env.int("LIVESTREAM_CACHE_EVENTS", default=5000)
+LIVESTREAM_HISTORY_CHUNK = 500
+# Live events arriving this close together leave in one frame (a transaction's events, a burst).
+LIVESTREAM_COALESCE_SECONDS = env.float("LIVESTREAM_COALESCE_SECONDS", default=0.002)
+# Viewers are read-only: they send small pings, a few a minute.
+LIVESTREAM_CLIENT_FRAME_BYTES = 512
+LIVESTREAM_CLIENT_FRAMES_PER_MINUTE = 120
+LIVESTREAM_CLIENT_BAD_FRAMES = 5
+# Frames queued for a viewer that stopped reading before it is cut off (it reconnects and catches up).
+LIVESTREAM_VIEWER_BACKLOG = 2000
+# A process keeps a stream's subscription this long after its last viewer left, to ride out reconnects.
+LIVESTREAM_IDLE_SECONDS = env.float("LIVESTREAM_IDLE_SECONDS", default=30)
+# The demo page and its publish endpoint (the demo stream only): off unless asked for.
+LIVESTREAM_DEMO = env.bool("LIVESTREAM_DEMO", default=False)
+
 # --- Celery -------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None

@@ -32,6 +32,8 @@ class AuditEvent(IntEnum):
     DEPOSIT_FORFEITED = 303
     # 4xx livestream
     STREAM_EVENT = 401
+    STREAM_CREATED = 402
+    STREAM_CLOSED = 403
 
 
 # Events that reveal a bidder's participation: hidden from everyone but the bidder before opening.
