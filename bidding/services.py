@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from bidding.envelope import EnvelopeError, load_public_key
 from bidding.models import Registration
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append
@@ -43,6 +44,12 @@ def registration_create(
 ) -> Registration:
     if actor.role != Role.BIDDER or actor.organization_id is None:
         raise NotAllowed("NOT-ALLOWED", _("只有投标人可以报名。"))
+    for field, value in (("signing_public_key", signing_public_key), ("encryption_public_key", encryption_public_key)):
+        if value:
+            try:
+                load_public_key(value)
+            except EnvelopeError:
+                raise RuleViolation("KEY-INVALID", _("公钥格式无效（应为 P-256 未压缩点的 base64url）。"), fields={field: "P-256"}) from None
     now = timezone.now()
     with transaction.atomic():
         locked = lock_section(section.pk)

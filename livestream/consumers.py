@@ -12,7 +12,6 @@ import re
 import time
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.utils import await_many_dispatch
@@ -21,6 +20,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.utils.translation import gettext as _
 
 from livestream import selectors
+from livestream.db import db_call
 from livestream.hub import (
     CLOSE_BAD_REQUEST,
     CLOSE_FORBIDDEN,
@@ -35,7 +35,7 @@ from livestream.hub import (
 AFTER_RE = re.compile(r"^\d{1,18}$")
 
 
-@database_sync_to_async
+@db_call
 def signed_in_user(scope):
     """The scope's user if it passed every factor it needs, else anonymous (as the pages treat it)."""
     user = scope.get("user")
@@ -53,7 +53,7 @@ def signed_in_user(scope):
     return user
 
 
-@database_sync_to_async
+@db_call
 def stream_watcher(key: str, user) -> selectors.Watcher:
     return selectors.stream_watcher(key=key, user=user)
 

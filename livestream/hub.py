@@ -22,11 +22,11 @@ import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
 from livestream import selectors, services
+from livestream.db import db_call
 from livestream.selectors import StreamMeta
 from trading import policy
 
@@ -177,7 +177,7 @@ class LocalStream:
         try:
             await self.hub.subscribe(self)
             # Subscribed first, read second: whatever commits after this read arrives live.
-            last_seq, tail = await database_sync_to_async(selectors.stream_tail)(
+            last_seq, tail = await db_call(selectors.stream_tail)(
                 stream_id=self.meta.pk, limit=settings.LIVESTREAM_CACHE_EVENTS
             )
             self.first_seq = tail[0]["seq"] if tail else last_seq + 1
@@ -209,7 +209,7 @@ class LocalStream:
         if self._heartbeat:
             self._heartbeat.cancel()
         try:
-            await database_sync_to_async(services.stream_presence_leave)(stream_id=self.meta.pk, process=PROCESS)
+            await db_call(services.stream_presence_leave)(stream_id=self.meta.pk, process=PROCESS)
         except Exception:
             logger.exception("could not clear presence of %s", self.meta.key)
 
@@ -243,7 +243,7 @@ class LocalStream:
             chunk = settings.LIVESTREAM_HISTORY_CHUNK
             # Older than the cached tail: read from the database until the tail is reached.
             while position + 1 < self.first_seq and not viewer.closed:
-                rows = await database_sync_to_async(selectors.stream_events_after)(
+                rows = await db_call(selectors.stream_events_after)(
                     stream_id=self.meta.pk, after=position, until=self.first_seq - 1, limit=chunk
                 )
                 if not rows:
@@ -339,7 +339,7 @@ class LocalStream:
         chunk = settings.LIVESTREAM_HISTORY_CHUNK
         try:
             while True:
-                rows = await database_sync_to_async(selectors.stream_events_after)(
+                rows = await db_call(selectors.stream_events_after)(
                     stream_id=self.meta.pk, after=self.last_seq, limit=chunk
                 )
                 self.incoming.extend(rows)
@@ -395,7 +395,7 @@ class LocalStream:
     async def beat(self) -> None:
         """Count viewers over every process, catch up what the layer lost, tell the viewers both."""
         local = len(self.viewers) + len(self.joining)
-        total, last_seq = await database_sync_to_async(services.stream_presence_beat)(
+        total, last_seq = await db_call(services.stream_presence_beat)(
             stream_id=self.meta.pk,
             process=PROCESS,
             viewers=local,

@@ -61,6 +61,30 @@ class SectionFactory(factory.django.DjangoModelFactory):
     bid_deadline = factory.LazyFunction(lambda: _days(25))
     opening_at = factory.LazyFunction(lambda: _days(25))
 
+    @factory.post_generation
+    def custodian(self, create, extracted, **kwargs):
+        # Publication makes the opening key, which needs the tenderer's custodian.
+        if create:
+            tenderer_custodian(self.project.tenderer)
+
+
+def enrol_custodian(user, passphrase: str = "custodian-passphrase-1") -> None:
+    from bidding.ceremony import custodian_key_set
+
+    user.is_key_custodian = True
+    user.save(update_fields=["is_key_custodian"])
+    custodian_key_set(user=user, passphrase=passphrase)
+
+
+def tenderer_custodian(organization):
+    """The tenderer's key custodian (one per tenderer), enrolled with a test passphrase."""
+    existing = User.objects.filter(organization=organization, is_key_custodian=True).first()
+    if existing:
+        return existing
+    user = UserFactory(role=Role.TENDERER, organization=organization)
+    enrol_custodian(user)
+    return user
+
 
 class RegistrationFactory(factory.django.DjangoModelFactory):
     class Meta:

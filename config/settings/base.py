@@ -159,6 +159,7 @@ STORAGES = {
 }
 # Sealed bids: partial uploads go to this directory (a shared volume when several machines serve uploads).
 UPLOAD_TEMP_DIR = env.path("UPLOAD_TEMP_DIR", default=BASE_DIR / "var" / "uploads")
+OPENING_KEY_THRESHOLD = env.int("OPENING_KEY_THRESHOLD", default=2)
 MAX_ENVELOPE_SIZE = env.int("MAX_ENVELOPE_SIZE", default=2 * 1024**3)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

@@ -10,3 +10,5 @@ REST_FRAMEWORK = {
 }
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 ANNOUNCEMENT_CACHE_SECONDS = 0
+# Enrolment speed for tests only; production keeps the memory-hard default of bidding.keys.
+CUSTODIAN_KDF = {"name": "argon2id", "iterations": 1, "lanes": 1, "memory_cost": 64}

@@ -76,6 +76,10 @@ def section_publish(*, actor, section: Section, body: str = "") -> Section:
 
     with transaction.atomic():
         section = section_transition(section=section, to_state=SectionState.PUBLISHED, actor=actor, checks=checks)
+        if section.procedure == Procedure.OPEN_TENDER:
+            from bidding.ceremony import opening_key_generate
+
+            opening_key_generate(section=section, actor=actor)
         kind = AnnouncementKind.SALE if section.procedure == Procedure.AUCTION else AnnouncementKind.TENDER
         title = f"{section.project.name} {section.name} {AnnouncementKind(kind).label}"
         Announcement.objects.create(section=section, kind=kind, title=title, body=body or title, published_at=now)

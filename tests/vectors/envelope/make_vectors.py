@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from bidding import envelope as E  # noqa: E402
+from bidding import envelope as E
 
 HERE = Path(__file__).resolve().parent
 

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from bidding.ceremony import custodian_key_set
 from bidding.models import Registration
 from bidding.services import new_bidder_code
 from trading.audit.events import AuditEvent
@@ -32,6 +33,7 @@ from trading.workdays import seed_from_chinese_calendar
 
 DEMO_PASSWORD = "sunlight-demo-2026"  # noqa: S105  (demo data, printed in the README)
 # Demo only: a fixed TOTP secret so people can add it to an authenticator (base32 GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ).
+DEMO_CUSTODIAN_PASSPHRASE = "sunlight-custodian-2026"  # noqa: S105  (demo only)
 DEMO_TOTP_KEY = "3132333435363738393031323334353637383930"
 
 BIDDERS = [
@@ -100,9 +102,11 @@ class Command(BaseCommand):
         self.person("custodian2", Role.SUPERVISOR, supervision, custodian=True)
         self.person("tenderer", Role.TENDERER, housing)
         self.person("custodian3", Role.TENDERER, housing, custodian=True)
-        self.person("tenderer2", Role.TENDERER, education)
+        self.person("tenderer2", Role.TENDERER, education, custodian=True)
         self.person("landbureau", Role.TENDERER, land)
         self.person("agency", Role.AGENCY, agency)
+        for username in ("custodian1", "custodian2", "custodian3", "tenderer2"):
+            custodian_key_set(user=User.objects.get(username=username), passphrase=DEMO_CUSTODIAN_PASSPHRASE)
         bidders = []
         for n, name in enumerate(BIDDERS, start=1):
             organization = self.org(

@@ -1,0 +1,325 @@
+"""Sealed bids from registration to the deadline's root (BID-* rules)."""
+
+import io
+import itertools
+import json
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from bidding import envelope as E
+from bidding import keys
+from bidding.ceremony import custodian_private_key
+from bidding.models import Bid, KeyShare, Upload
+from bidding.services import registration_create
+from bidding.submission import (
+    bid_inclusion_proof,
+    bid_withdraw,
+    bids_for_opening,
+    seal_bids_at_deadline,
+    upload_create,
+    upload_finalize,
+    upload_write,
+)
+from tests.conftest import signed_in
+from tests.factories import SectionFactory
+from trading.audit import merkle
+from trading.errors import DomainError, RuleViolation
+from trading.models import Role, SectionState
+from trading.services.sections import section_publish
+
+pytestmark = pytest.mark.django_db
+MARKER = "MARKER-报价-9f3e2a1c"
+
+
+class Bidder:
+    def __init__(self, make_user, section):
+        self.user = make_user(Role.BIDDER)
+        self.signing, self.encryption = E.generate_key(), E.generate_key()
+        self.registration = registration_create(
+            actor=self.user,
+            section=section,
+            contact_name="李四",
+            contact_phone="13900000000",
+            signing_public_key=E.public_key_text(self.signing.public_key()),
+            encryption_public_key=E.public_key_text(self.encryption.public_key()),
+        )
+        self.section = section
+
+    def seal(self, *, price=100_000_000, text=MARKER, section=None, code=None) -> bytes:
+        out = io.BytesIO()
+        section = section or self.section
+        E.seal(
+            section=section.public_id,
+            bidder_code=code or self.registration.bidder_code,
+            opening_public_key=E.load_public_key(section.opening_key.public_key),
+            bidder_public_key=self.encryption.public_key(),
+            signing_private_key=self.signing,
+            form={"price_fen": price, "currency": "CNY", "fields": {"note": text}},
+            files={"technical": ("技术标.txt", "text/plain", (text * 1000).encode())},
+            out=out,
+            chunk_size=65536,
+        )
+        return out.getvalue()
+
+    def submit(self, data: bytes, *, pieces: int = 3) -> Bid:
+        upload = upload_create(actor=self.user, section=self.section, size=len(data))
+        step = -(-len(data) // pieces)
+        for offset in range(0, len(data), step):
+            piece = data[offset : offset + step]
+            upload_write(actor=self.user, upload_id=upload.pk, offset=offset, stream=io.BytesIO(piece), length=len(piece))
+        return upload_finalize(actor=self.user, upload_id=upload.pk)
+
+
+@pytest.fixture
+def section(staff):
+    return section_publish(actor=staff, section=SectionFactory())
+
+
+@pytest.fixture
+def bidder(make_user, section):
+    return Bidder(make_user, section)
+
+
+def past_deadline(section):
+    section.bid_deadline = timezone.now()
+    section.save(update_fields=["bid_deadline"])
+
+
+def test_BID_RECEIPT_an_accepted_bid_gets_a_receipt_verifiable_offline(bidder, tmp_path):
+    bid = bidder.submit(bidder.seal())
+    assert bid.status == Bid.Status.ACTIVE and bid.receipt["receipt"]["digest"] == bid.digest
+    path = tmp_path / "receipt.json"
+    path.write_text(json.dumps(bid.receipt))
+    result = subprocess.run([sys.executable, "-m", "bidding.cli", "verify-receipt", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    bid.receipt["receipt"]["size"] += 1
+    path.write_text(json.dumps(bid.receipt))
+    assert subprocess.run([sys.executable, "-m", "bidding.cli", "verify-receipt", str(path)], capture_output=True).returncode == 1
+
+
+def test_a_broken_upload_resumes_from_what_arrived(bidder):
+    data = bidder.seal()
+    upload = upload_create(actor=bidder.user, section=bidder.section, size=len(data))
+    upload_write(actor=bidder.user, upload_id=upload.pk, offset=0, stream=io.BytesIO(data[:1000]), length=1000)
+    # The connection drops mid-chunk: 500 of 2000 bytes arrive.
+    with pytest.raises(DomainError) as cut:
+        upload_write(actor=bidder.user, upload_id=upload.pk, offset=1000, stream=io.BytesIO(data[1000:1500]), length=2000)
+    assert cut.value.code == "UPLOAD-INCOMPLETE"
+    upload.refresh_from_db()
+    assert upload.received == 1500
+    with pytest.raises(DomainError) as gap:
+        upload_write(actor=bidder.user, upload_id=upload.pk, offset=5000, stream=io.BytesIO(b"x"), length=1)
+    assert gap.value.code == "UPLOAD-OFFSET"
+    upload_write(actor=bidder.user, upload_id=upload.pk, offset=1500, stream=io.BytesIO(data[1500:]), length=len(data) - 1500)
+    assert upload_finalize(actor=bidder.user, upload_id=upload.pk).digest == E.hashlib.sha256(data).hexdigest()
+
+
+def test_BID_DEADLINE_late_finalize_replace_and_withdraw_are_refused(bidder, section):
+    bidder.submit(bidder.seal())
+    data = bidder.seal(price=1)
+    upload = upload_create(actor=bidder.user, section=section, size=len(data))
+    upload_write(actor=bidder.user, upload_id=upload.pk, offset=0, stream=io.BytesIO(data), length=len(data))
+    past_deadline(section)  # the scheduled job has not run: the server clock decides at request time
+    for attempt in (
+        lambda: upload_finalize(actor=bidder.user, upload_id=upload.pk),
+        lambda: bid_withdraw(actor=bidder.user, section=section),
+        lambda: upload_create(actor=bidder.user, section=section, size=10),
+    ):
+        with pytest.raises(RuleViolation) as late:
+            attempt()
+        assert late.value.code == "BID-DEADLINE"
+    assert list(Bid.objects.values_list("status", flat=True)) == ["active"]
+
+
+def test_BID_ONE_PER_BIDDER_replacing_keeps_one_active_bid_and_the_database_enforces_it(bidder):
+    first = bidder.submit(bidder.seal(price=1))
+    second = bidder.submit(bidder.seal(price=2))
+    first.refresh_from_db()
+    assert (first.status, second.status) == ("replaced", "active")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Bid.objects.filter(pk=first.pk).update(status="active")
+
+
+def test_withdrawal_before_the_deadline(bidder, section):
+    bidder.submit(bidder.seal())
+    assert bid_withdraw(actor=bidder.user, section=section).status == "withdrawn"
+
+
+def tamperings(data: bytes):
+    length = int.from_bytes(data[8:12], "big")
+    body = 12 + length
+    yield "truncated", data[:-10]
+    yield "garbled", data[: body + 5] + bytes([data[body + 5] ^ 1]) + data[body + 6 :]
+    yield "not an envelope", b"%PDF-1.7 plain text bid " * 10
+    header = json.loads(data[12:body])
+    header["manifest"]["parts"][0]["sha256"] = "0" * 64
+    raw = E.canonical_json(header)
+    yield "manifest edited", E.MAGIC + len(raw).to_bytes(4, "big") + raw + data[body:]
+    header = json.loads(data[12:body])
+    header["signature"] = E.b64url(bytes(64))
+    raw = E.canonical_json(header)
+    yield "bad signature", E.MAGIC + len(raw).to_bytes(4, "big") + raw + data[body:]
+
+
+def test_BID_ENCRYPTED_bad_envelopes_are_refused_and_nothing_is_stored(bidder):
+    for name, data in tamperings(bidder.seal()):
+        with pytest.raises(RuleViolation) as refused:
+            bidder.submit(data)
+        assert refused.value.code == "BID-ENCRYPTED", name
+    assert not Bid.objects.exists()
+
+
+def test_a_replay_of_another_bidders_envelope_is_refused(make_user, bidder, section):
+    other = Bidder(make_user, section)
+    stolen = bidder.seal()
+    with pytest.raises(RuleViolation) as refused:
+        other.submit(stolen)
+    assert refused.value.code == "BID-ENCRYPTED" and "bidder code" in refused.value.message
+    assert not Bid.objects.exists()
+
+
+def test_an_envelope_for_another_section_is_refused(make_user, staff, bidder):
+    elsewhere = section_publish(actor=staff, section=SectionFactory())
+    with pytest.raises(RuleViolation):
+        bidder.submit(bidder.seal(section=elsewhere))
+
+
+def test_an_unregistered_bidder_cannot_upload(make_user, section):
+    with pytest.raises(DomainError) as refused:
+        upload_create(actor=make_user(Role.BIDDER), section=section, size=100)
+    assert refused.value.code == "NOT-REGISTERED"
+
+
+def test_oversized_uploads_are_refused(bidder, settings):
+    settings.MAX_ENVELOPE_SIZE = 1000
+    with pytest.raises(DomainError) as refused:
+        upload_create(actor=bidder.user, section=bidder.section, size=1001)
+    assert refused.value.code == "BID-TOO-LARGE"
+    assert not Upload.objects.exists()
+
+
+def test_the_deadline_root_includes_every_bid_and_tells_no_count(make_user, section, bidder):
+    second = Bidder(make_user, section)
+    bids = [bidder.submit(bidder.seal()), second.submit(second.seal())]
+    past_deadline(section)
+    sealed = seal_bids_at_deadline(section=section)
+    assert sealed.tree_size == 256  # padded: one bid or a hundred look alike
+    for bid in bids:
+        bid.refresh_from_db()
+        proof = bid_inclusion_proof(bid=bid)
+        assert merkle.verify_inclusion(
+            bytes.fromhex(proof["leaf_hash"]),
+            proof["leaf_index"],
+            proof["tree_size"],
+            [bytes.fromhex(h) for h in proof["proof"]],
+            bytes.fromhex(sealed.root_hash),
+        )
+    accepted, flagged = bids_for_opening(section=section)
+    assert [b.pk for b in accepted] == [b.pk for b in bids] and flagged == []
+
+
+def test_rows_inserted_by_hand_after_the_root_are_flagged_and_not_opened(make_user, section, bidder):
+    honest = bidder.submit(bidder.seal())
+    late = Bidder(make_user, section)
+    data = late.seal()
+    past_deadline(section)
+    seal_bids_at_deadline(section=section)
+    # A DBA slips a bid in: a row with a file, a digest and a plausible time.
+    Bid.objects.create(
+        registration=late.registration,
+        envelope="envelopes/x",
+        digest=E.hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        manifest={},
+        receipt={},
+        submitted_at=section.bid_deadline - timedelta(minutes=5),
+    )
+    accepted, flagged = bids_for_opening(section=section)
+    assert [b.pk for b in accepted] == [honest.pk]
+    assert [b.registration_id for b, _reason in flagged] == [late.registration.pk]
+
+
+def test_marker_strings_and_the_private_key_are_nowhere_in_the_database_or_storage(bidder, section):
+    """The DBA's view: a dump of every table and every stored file holds no plaintext of a sealed bid."""
+    bid = bidder.submit(bidder.seal(text=MARKER))
+    with connection.cursor() as cursor:
+        tables = connection.introspection.table_names(cursor)
+        dump = []
+        for table in tables:
+            cursor.execute(f'SELECT * FROM "{table}"')
+            dump.extend(repr(row) for row in cursor.fetchall())
+    text = "\n".join(dump)
+    assert MARKER not in text
+    with default_storage.open(bid.envelope.name, "rb") as fh:
+        stored = fh.read()
+    assert MARKER.encode() not in stored and MARKER.encode("utf-16-le") not in stored
+    assert not any(b.decode() in text for b in (E.private_key_pem(bidder.encryption), E.private_key_pem(bidder.signing)))
+
+
+def test_custodians_quorum_opens_a_bid_and_one_custodian_cannot(bidder, section):
+    bid = bidder.submit(bidder.seal(price=4242))
+    shares = list(KeyShare.objects.filter(opening_key__section=section).select_related("custodian"))
+    assert len(shares) == 3
+    commitments = {s.index: s.commitment for s in shares}
+    unsealed = [
+        keys.unseal_share(
+            section=section.public_id,
+            index=s.index,
+            sealed=s.sealed,
+            custodian_key=custodian_private_key(user=s.custodian, passphrase="custodian-passphrase-1"),
+        )
+        for s in shares
+    ]
+    for pair in itertools.combinations(unsealed, 2):
+        key = keys.rebuild_private_key(
+            section=section.public_id,
+            shares=list(pair),
+            commitments=commitments,
+            fingerprint=section.opening_key.fingerprint,
+            threshold=2,
+        )
+        with bid.envelope.open("rb") as fh:
+            assert E.open_form(fh, private_key=key, recipient="opening")["price_fen"] == 4242
+    with pytest.raises(keys.KeyError_) as alone:
+        keys.rebuild_private_key(
+            section=section.public_id,
+            shares=unsealed[:1],
+            commitments=commitments,
+            fingerprint=section.opening_key.fingerprint,
+            threshold=2,
+        )
+    assert alone.value.code == "KEY-QUORUM"
+
+
+def test_publication_refuses_without_the_three_custodians(staff):
+    from trading.models import User
+
+    section = SectionFactory()
+    User.objects.filter(organization=section.project.tenderer, is_key_custodian=True).update(is_key_custodian=False)
+    with pytest.raises(RuleViolation) as refused:
+        section_publish(actor=staff, section=section)
+    assert refused.value.code == "KEY-CUSTODIANS"
+    section.refresh_from_db()
+    assert section.state == SectionState.DRAFT
+
+
+def test_the_upload_api_end_to_end(api, bidder, section):
+    signed_in(api, bidder.user)
+    data = bidder.seal()
+    created = api.post(f"/api/v1/sections/{section.public_id}/uploads/", {"size": len(data)}, format="json").json()
+    half = len(data) // 2
+    for offset, piece in ((0, data[:half]), (half, data[half:])):
+        answer = api.put(
+            f"/api/v1/uploads/{created['id']}/", piece, content_type="application/octet-stream", HTTP_UPLOAD_OFFSET=str(offset)
+        )
+        assert answer.status_code == 200, answer.json()
+    assert api.get(f"/api/v1/uploads/{created['id']}/").json()["received"] == len(data)
+    done = api.post(f"/api/v1/uploads/{created['id']}/finalize/")
+    assert done.status_code == 201 and done.json()["receipt"]["receipt"]["bidder_code"] == bidder.registration.bidder_code
+    assert api.get(f"/api/v1/sections/{section.public_id}/bid/").json()["status"] == "active"
