@@ -30,7 +30,12 @@ def custodian_key_set(*, user: User, passphrase: str) -> CustodianKey:
     public = keys.derive_custodian_key(passphrase, salt, kdf).public_key()
     record, _created = CustodianKey.objects.update_or_create(
         custodian=user,
-        defaults={"public_key": public_key_text(public), "fingerprint": public_key_fingerprint(public), "salt": salt.hex(), "kdf": kdf},
+        defaults={
+            "public_key": public_key_text(public),
+            "fingerprint": public_key_fingerprint(public),
+            "salt": salt.hex(),
+            "kdf": kdf,
+        },
     )
     return record
 
@@ -69,12 +74,20 @@ def opening_key_generate(*, section: Section, actor=None) -> OpeningKey:
     )
     with transaction.atomic():
         opening_key = OpeningKey.objects.create(
-            section=section, public_key=public_key_text(ceremony.public_key), fingerprint=ceremony.fingerprint, threshold=threshold
+            section=section,
+            public_key=public_key_text(ceremony.public_key),
+            fingerprint=ceremony.fingerprint,
+            threshold=threshold,
         )
         by_id = {str(c.pk): c for c in custodians}
         KeyShare.objects.bulk_create(
-            KeyShare(opening_key=opening_key, custodian=by_id[s["custodian"]], index=s["index"], sealed=s["sealed"],
-                     commitment=s["commitment"])
+            KeyShare(
+                opening_key=opening_key,
+                custodian=by_id[s["custodian"]],
+                index=s["index"],
+                sealed=s["sealed"],
+                commitment=s["commitment"],
+            )
             for s in ceremony.sealed_shares
         )
         audit_append(

@@ -49,7 +49,9 @@ def registration_create(
             try:
                 load_public_key(value)
             except EnvelopeError:
-                raise RuleViolation("KEY-INVALID", _("公钥格式无效（应为 P-256 未压缩点的 base64url）。"), fields={field: "P-256"}) from None
+                raise RuleViolation(
+                    "KEY-INVALID", _("公钥格式无效（应为 P-256 未压缩点的 base64url）。"), fields={field: "P-256"}
+                ) from None
     now = timezone.now()
     with transaction.atomic():
         locked = lock_section(section.pk)
