@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from bidding import submission
 from bidding.models import Registration
-from bidding.services import registration_create
+from bidding.services import registration_create, registration_keys_set
 from trading import policy, selectors
 from trading.errors import DomainError
 
@@ -191,3 +191,22 @@ class BidInclusion(APIView):
         if bid is None:
             raise Http404
         return Response(submission.bid_inclusion_proof(bid=bid))
+
+
+class RegistrationKeys(APIView):
+    """The bidder's own public keys for this registration (private keys never leave its machine)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    class RegistrationKeysInput(serializers.Serializer):
+        signing_public_key = serializers.CharField()
+        encryption_public_key = serializers.CharField()
+
+    @extend_schema(request=RegistrationKeysInput, responses=RegistrationOut)
+    def post(self, request, public_id):
+        section = selectors.section_get(user=request.user, public_id=public_id)
+        registration = submission.own_registration(actor=request.user, section=section)
+        data = self.RegistrationKeysInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        registration = registration_keys_set(actor=request.user, registration=registration, **data.validated_data)
+        return Response(RegistrationOut(registration, context={"request": request}).data)

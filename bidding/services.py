@@ -87,3 +87,23 @@ def registration_create(
             raise RuntimeError("no free bidder code")
         audit_append(event=AuditEvent.REGISTERED, actor=actor, section=locked, data={"bidder_code": registration.bidder_code})
     return registration
+
+
+def registration_keys_set(
+    *, actor, registration: Registration, signing_public_key: str, encryption_public_key: str
+) -> Registration:
+    """A bidder registers its keys (made in its browser or with the CLI); fixed once a bid exists."""
+    if registration.organization_id != actor.organization_id:
+        raise NotAllowed("NOT-ALLOWED", _("只能设置本单位的报名密钥。"))
+    for field, value in (("signing_public_key", signing_public_key), ("encryption_public_key", encryption_public_key)):
+        try:
+            load_public_key(value)
+        except EnvelopeError:
+            raise RuleViolation("KEY-INVALID", _("公钥格式无效。"), fields={field: "P-256"}) from None
+    with transaction.atomic():
+        locked = Registration.objects.select_for_update().get(pk=registration.pk)
+        if locked.bids.exists():
+            raise TransitionError("KEYS-FIXED", _("已提交投标文件，密钥不可更换。"))
+        locked.signing_public_key, locked.encryption_public_key = signing_public_key, encryption_public_key
+        locked.save(update_fields=["signing_public_key", "encryption_public_key"])
+    return locked

@@ -27,6 +27,7 @@ urlpatterns = [
     path("sections/<str:public_id>/registrations/", bidding_api.SectionRegistrations.as_view(), name="api-section-registrations"),
     path("sections/<str:public_id>/register/", bidding_api.RegistrationCreate.as_view(), name="api-register"),
     path("sections/<str:public_id>/uploads/", bidding_api.UploadCreate.as_view(), name="api-upload-create"),
+    path("sections/<str:public_id>/keys/", bidding_api.RegistrationKeys.as_view(), name="api-registration-keys"),
     path("sections/<str:public_id>/bid/", bidding_api.MyBid.as_view(), name="api-my-bid"),
     path("sections/<str:public_id>/bid/withdraw/", bidding_api.BidWithdraw.as_view(), name="api-bid-withdraw"),
     path("sections/<str:public_id>/bid/inclusion/", bidding_api.BidInclusion.as_view(), name="api-bid-inclusion"),

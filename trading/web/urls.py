@@ -1,10 +1,12 @@
 from django.urls import path
 
+from bidding.web import bid_page
 from trading.web import views
 
 urlpatterns = [
     path("", views.portal, name="portal"),
     path("sections/<str:public_id>/", views.section_detail, name="section-detail"),
+    path("sections/<str:public_id>/bid/", bid_page, name="bid-page"),
     path("sections/<str:public_id>/<str:action>/", views.section_action, name="section-action"),
     path("audit/", views.audit_page, name="audit"),
     path("workspace/", views.workspace, name="workspace"),

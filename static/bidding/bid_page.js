@@ -1,0 +1,120 @@
+// The bidder's page: keys kept in this browser, sealing here, a resumable upload.
+import { generateBidderKeys, saveKeys, loadKeys, exportKeyFile, sealEnvelope } from "/static/sealer/sealer.js";
+
+const root = document.getElementById("bid");
+const section = root.dataset.section;
+const code = root.dataset.code;
+const keyName = `sunlight:${section}:${code}`;
+const csrf = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="))?.split("=")[1] ?? "";
+const CHUNK = 1 << 20;
+const $ = (id) => document.getElementById(id);
+const say = (text) => { $("error").textContent = text; };
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { credentials: "same-origin", ...options,
+    headers: { "X-CSRFToken": csrf, Accept: "application/json", ...(options.headers || {}) } });
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) throw Object.assign(new Error(body ? `${body.code}: ${body.message}` : response.statusText), { body });
+  return body;
+}
+
+async function ensureKeys() {
+  let keys = await loadKeys(keyName);
+  if (keys && keys.signingPublicKey === root.dataset.signingKey) {
+    $("key-status").textContent = "密钥已保存在本浏览器（不可导出）。";
+    return keys;
+  }
+  if (root.dataset.signingKey && !keys) {
+    $("key-status").textContent = "本浏览器没有该报名的私钥：请用密钥备份文件恢复或用命令行工具投标。";
+    return null;
+  }
+  keys = await generateBidderKeys();
+  await api(`/api/v1/sections/${section}/keys/`, { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ signing_public_key: keys.signingPublicKey, encryption_public_key: keys.encryptionPublicKey }) });
+  await saveKeys(keyName, keys);
+  root.dataset.signingKey = keys.signingPublicKey;
+  $("key-status").textContent = "已在本浏览器生成密钥并登记公钥。请下载备份并妥善保管。";
+  const backup = $("backup");
+  backup.hidden = false;
+  backup.onclick = async () => {
+    const passphrase = prompt("为备份文件设置口令（至少12位）") || "";
+    if (passphrase.length < 12) return say("口令至少12位。");
+    const blob = await exportKeyFile(keys, passphrase);
+    const a = Object.assign(document.createElement("a"), { href: URL.createObjectURL(blob), download: `${code}-keys.json` });
+    a.click();
+  };
+  return keys;
+}
+
+function progress(done, total, label) {
+  $("progress").value = total ? Math.round((done / total) * 100) : 0;
+  $("progress-text").textContent = `${label} ${Math.round((done / Math.max(total, 1)) * 100)}%`;
+}
+
+async function upload(blob) {
+  const created = await api(`/api/v1/sections/${section}/uploads/`, { method: "POST",
+    headers: { "Content-Type": "application/json" }, body: JSON.stringify({ size: blob.size }) });
+  let offset = 0, failures = 0;
+  while (offset < blob.size) {
+    try {
+      const state = await api(`/api/v1/uploads/${created.id}/`, { method: "PUT",
+        headers: { "Content-Type": "application/octet-stream", "Upload-Offset": String(offset) },
+        body: blob.slice(offset, offset + CHUNK) });
+      offset = state.received;
+      failures = 0;
+    } catch (error) {
+      // A broken connection resumes from what the server has, it does not restart.
+      if (++failures > 5) throw error;
+      await new Promise((r) => setTimeout(r, 500 * failures));
+      offset = (await api(`/api/v1/uploads/${created.id}/`)).received;
+    }
+    progress(offset, blob.size, "上传");
+  }
+  return api(`/api/v1/uploads/${created.id}/finalize/`, { method: "POST" });
+}
+
+function showReceipt(bid) {
+  $("receipt").innerHTML = "";
+  const p = document.createElement("p");
+  p.textContent = `已接收：回执签名有效期内可离线验证 · SHA-256 ${bid.digest} · ${bid.submitted_at}`;
+  p.dataset.testid = "receipt-ok";
+  $("receipt").append(p);
+  const link = $("receipt-download");
+  link.href = URL.createObjectURL(new Blob([JSON.stringify(bid.receipt, null, 1)], { type: "application/json" }));
+  link.hidden = false;
+}
+
+const keysReady = ensureKeys().catch((e) => say(e.message));
+
+$("bid-form")?.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  say("");
+  try {
+    const keys = await keysReady;
+    if (!keys) return;
+    const [yuan, cents = ""] = $("price").value.trim().split(".");
+    const priceFen = Number(yuan) * 100 + Number((cents + "00").slice(0, 2));
+    if (!Number.isSafeInteger(priceFen) || priceFen <= 0) return say("报价格式不正确。");
+    const blob = await sealEnvelope({
+      section, bidderCode: code, openingPublicKey: root.dataset.openingKey,
+      bidderPublicKey: keys.encryptionPublicKey, signingKey: keys.signing.privateKey,
+      signingPublicKey: keys.signingPublicKey,
+      form: { price_fen: priceFen, currency: "CNY", duration_days: Number($("duration").value), fields: {} },
+      files: { commercial: $("commercial").files[0], technical: $("technical").files[0] },
+      onProgress: (done, total) => progress(done, total, "加密"),
+    });
+    showReceipt(await upload(blob));
+  } catch (error) {
+    say(error.message);
+  }
+});
+
+$("withdraw")?.addEventListener("click", async () => {
+  if (!confirm("确定撤回投标？截止前可重新提交。")) return;
+  try {
+    await api(`/api/v1/sections/${section}/bid/withdraw/`, { method: "POST" });
+    location.reload();
+  } catch (error) {
+    say(error.message);
+  }
+});

@@ -1,0 +1,61 @@
+"""In Chromium: a bidder seals its bid in the browser, uploads it with progress, gets a receipt.
+
+Afterwards a marker written inside the bid appears nowhere in the database or storage.
+"""
+
+import pytest
+from django.core.files.storage import default_storage
+from django.db import connection
+
+from bidding.models import Bid
+from bidding.services import registration_create
+from tests.factories import SectionFactory
+from trading.models import Role
+from trading.services.sections import section_publish
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+MARKER = "BROWSER-MARKER-投标-77c1"
+
+
+def sign_in(page, live_server, username):
+    page.goto(live_server.url + "/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "correct-horse-9")
+    page.get_by_test_id("signin").click()
+    page.wait_for_url("**/workspace/")
+
+
+def test_a_bidder_seals_uploads_and_gets_a_receipt(live_server, page, staff, make_user, tmp_path):
+    section = section_publish(actor=staff, section=SectionFactory())
+    bidder = make_user(Role.BIDDER)
+    registration_create(actor=bidder, section=section, contact_name="王五", contact_phone="13700000000")
+    commercial, technical = tmp_path / "商务标.txt", tmp_path / "technical.bin"
+    commercial.write_text(MARKER * 5000)
+    technical.write_bytes((MARKER.encode() + bytes(range(256))) * 3000)
+
+    sign_in(page, live_server, bidder.username)
+    logs = []
+    page.on("console", lambda m: logs.append(m.text))
+    page.on("pageerror", lambda e: logs.append(str(e)))
+    page.goto(f"{live_server.url}/sections/{section.public_id}/bid/")
+    try:
+        page.wait_for_function("document.querySelector('[data-testid=key-status]').textContent.includes('密钥')")
+    except Exception:
+        raise AssertionError(f"{logs} {page.get_by_test_id('error').text_content()}") from None
+    page.fill("#price", "1234567.89")
+    page.fill("#duration", "180")
+    page.set_input_files("#commercial", str(commercial))
+    page.set_input_files("#technical", str(technical))
+    page.get_by_test_id("seal-upload").click()
+    page.get_by_test_id("receipt-ok").wait_for(timeout=60_000)
+    assert page.get_by_test_id("error").text_content() == ""
+    assert "上传 100%" in page.get_by_test_id("progress-text").text_content()
+
+    bid = Bid.objects.get(registration__organization=bidder.organization)
+    assert bid.status == "active" and bid.receipt["receipt"]["bidder_code"] == bid.registration.bidder_code
+    with default_storage.open(bid.envelope.name, "rb") as fh:
+        assert MARKER.encode() not in fh.read()
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f'SELECT * FROM "{table}"')
+            assert MARKER not in repr(cursor.fetchall()), table
