@@ -24,20 +24,6 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
-def _custodians(request):
-    """Every database test gets the exchange's and the supervisor's key custodians, as a real centre has."""
-    marker = request.node.get_closest_marker("django_db")
-    if marker is None and not {"db", "transactional_db"} & set(request.fixturenames):
-        return
-    transactional = "transactional_db" in request.fixturenames or bool(marker and marker.kwargs.get("transaction"))
-    request.getfixturevalue("transactional_db" if transactional else "db")
-    from tests.factories import OrganizationFactory, UserFactory, enrol_custodian
-
-    for role, kind in ((Role.STAFF, OrganizationKind.EXCHANGE), (Role.SUPERVISOR, OrganizationKind.SUPERVISOR)):
-        enrol_custodian(UserFactory(role=role, organization=OrganizationFactory(kind=kind)))
-
-
-@pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 

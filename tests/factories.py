@@ -65,6 +65,7 @@ class SectionFactory(factory.django.DjangoModelFactory):
     def custodian(self, create, extracted, **kwargs):
         # Publication makes the opening key, which needs the tenderer's custodian.
         if create:
+            platform_custodians()
             tenderer_custodian(self.project.tenderer)
 
 
@@ -74,6 +75,13 @@ def enrol_custodian(user, passphrase: str = "custodian-passphrase-1") -> None:
     user.is_key_custodian = True
     user.save(update_fields=["is_key_custodian"])
     custodian_key_set(user=user, passphrase=passphrase)
+
+
+def platform_custodians() -> None:
+    """The exchange's and the supervisor's key custodians, as a real centre has them (made once per test database)."""
+    for role, kind in ((Role.STAFF, OrganizationKind.EXCHANGE), (Role.SUPERVISOR, OrganizationKind.SUPERVISOR)):
+        if not User.objects.filter(role=role, is_key_custodian=True, custodian_key__isnull=False).exists():
+            enrol_custodian(UserFactory(role=role, organization=OrganizationFactory(kind=kind)))
 
 
 def tenderer_custodian(organization):

@@ -24,3 +24,22 @@ class SecondFactorRequired:
                 return JsonResponse(body, status=403)
             return redirect("otp")
         return self.get_response(request)
+
+
+class DomainErrorPage:
+    """A domain refusal raised by a page becomes a readable page with its status, not a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.shortcuts import render
+
+        from trading.errors import DomainError
+
+        if isinstance(exception, DomainError) and not request.path.startswith("/api/"):
+            return render(request, "trading/refused.html", {"error": exception}, status=exception.status)
+        return None
