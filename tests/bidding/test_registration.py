@@ -1,0 +1,79 @@
+"""Registration (报名): the window, once per bidder, BID-NO-RELATED, audited document downloads."""
+
+import pytest
+from django.core.files.base import ContentFile
+
+from bidding.services import registration_create
+from tests.conftest import signed_in
+from tests.factories import OrganizationFactory, SectionFactory
+from trading.audit.events import AuditEvent
+from trading.audit.models import AuditEntry
+from trading.errors import DomainError, RuleViolation
+from trading.models import Document, Role
+from trading.services.sections import section_publish
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def section(staff):
+    return section_publish(actor=staff, section=SectionFactory())
+
+
+def register(user, section):
+    return registration_create(actor=user, section=section, contact_name="赵六", contact_phone="13600000000")
+
+
+def test_a_bidder_registers_once_under_a_pseudonymous_code(make_user, section):
+    bidder = make_user(Role.BIDDER)
+    registration = register(bidder, section)
+    assert registration.bidder_code.startswith("B-") and bidder.organization.name not in registration.bidder_code
+    with pytest.raises(DomainError) as again:
+        register(bidder, section)
+    assert again.value.code == "ALREADY-REGISTERED"
+
+
+@pytest.mark.parametrize("relation", ["same legal representative", "controlled by", "controls", "same parent"])
+def test_BID_NO_RELATED_related_companies_cannot_both_register(make_user, section, relation):
+    parent = OrganizationFactory()
+    first = OrganizationFactory(legal_representative="王大", controlled_by=parent if relation == "same parent" else None)
+    second = {
+        "same legal representative": lambda: OrganizationFactory(legal_representative="王大"),
+        "controlled by": lambda: OrganizationFactory(controlled_by=first),
+        "controls": OrganizationFactory,
+        "same parent": lambda: OrganizationFactory(controlled_by=parent),
+    }[relation]()
+    if relation == "controls":
+        first.controlled_by = second
+        first.save(update_fields=["controlled_by"])
+    register(make_user(Role.BIDDER, organization=first), section)
+    with pytest.raises(RuleViolation) as refused:
+        register(make_user(Role.BIDDER, organization=second), section)
+    assert refused.value.code == "BID-NO-RELATED"
+    assert first.name not in refused.value.message  # the refusal names no one
+    assert section.registrations.count() == 1
+
+
+def test_an_unrelated_company_registers_beside_them(make_user, section):
+    register(make_user(Role.BIDDER, organization=OrganizationFactory(legal_representative="甲")), section)
+    register(make_user(Role.BIDDER, organization=OrganizationFactory(legal_representative="乙")), section)
+    assert section.registrations.count() == 2
+
+
+def test_documents_go_to_registered_bidders_only_and_every_download_is_audited(api, make_user, section, staff):
+    document = Document(section=section, name="招标文件", filename="doc.pdf", size=3, sha256="0" * 64, uploaded_by=staff)
+    document.file.save("doc", ContentFile(b"pdf"), save=False)
+    document.save()
+    url = f"/api/v1/sections/{section.public_id}/documents/{document.pk}/download/"
+    outsider = make_user(Role.BIDDER)
+    signed_in(api, outsider)
+    assert api.get(url).status_code == 403
+    insider = make_user(Role.BIDDER)
+    registration = register(insider, section)
+    signed_in(api, insider)
+    response = api.get(url)
+    assert response.status_code == 200 and b"".join(response.streaming_content) == b"pdf"
+    entry = AuditEntry.objects.filter(event=AuditEvent.DOCUMENT_DOWNLOADED).get()
+    assert entry.actor_organization_id == insider.organization_id and entry.section_public_id == section.public_id
+    assert entry.data == {"document": document.pk, "version": 1, "at": entry.data["at"]}
+    assert registration.organization.name not in str(entry.data)
