@@ -16,6 +16,9 @@ def pytest_collection_modifyitems(config, items):
     has_redis = bool(os.environ.get("REDIS_URL"))
     if REQUIRE_SERVICES and not (on_postgres and has_redis):
         raise pytest.UsageError("SUNLIGHT_REQUIRE_SERVICES=1 but DATABASE_URL/REDIS_URL do not name PostgreSQL and Redis")
+    # Playwright's sync API keeps an event loop running in this thread for the rest of the
+    # session, which async tests cannot share: run the browser tests last.
+    items.sort(key=lambda item: "browser" in item.keywords)
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (DATABASE_URL); runs in CI"))
