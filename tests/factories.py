@@ -49,6 +49,7 @@ class SectionFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Section
+        skip_postgeneration_save = True
 
     public_id = factory.Sequence(lambda n: f"S-2026-{n:05d}")
     project = factory.SubFactory(ProjectFactory)

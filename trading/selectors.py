@@ -38,11 +38,12 @@ def announcements_list(*, user, kind: str = "", region: str = "", status: str = 
 
 def projects_list(*, user) -> QuerySet:
     role = policy.role_of(user)
+    projects = Project.objects.order_by("-created_at", "-pk")
     if role in policy.OFFICIAL_ROLES:
-        return Project.objects.all()
+        return projects
     if role in policy.MANAGING_ROLES and user.organization_id:
-        return Project.objects.filter(Q(tenderer_id=user.organization_id) | Q(agency_id=user.organization_id))
-    return Project.objects.none()
+        return projects.filter(Q(tenderer_id=user.organization_id) | Q(agency_id=user.organization_id))
+    return projects.none()
 
 
 def registrations_list(*, user, section: Section | None = None) -> QuerySet:

@@ -205,11 +205,12 @@ class Command(BaseCommand):
             ),
         ]
         for item in live:
-            section_publish(
-                actor=self.staff,
-                section=item,
-                body=f"{item.project.name}{item.name}已具备招标条件，现公开招标，欢迎符合条件的单位报名。",
+            invitation = (
+                "现公开挂牌出让，欢迎符合条件的竞买人报名。"
+                if item.procedure == Procedure.AUCTION
+                else "已具备招标条件，现公开招标，欢迎符合条件的单位报名。"
             )
+            section_publish(actor=self.staff, section=item, body=f"{item.project.name}{item.name}{invitation}")
             self.document(item, "招标文件")
         section(bridge, "HZJS-2026-088-01", "人行天桥主体工程", 1_800_000_000, 30_000_000, 2, 30)  # a draft
 
