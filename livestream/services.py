@@ -6,15 +6,18 @@ entry of its own; each event extends the stream's hash chain instead, and the
 chain's head is audited when the stream closes, after the row lock is released.
 """
 
+import asyncio
 import hashlib
 import json
 import logging
+import os
 import re
+import threading
 from collections.abc import Collection
 from datetime import timedelta
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -126,13 +129,39 @@ def stream_publish(
     return event
 
 
+_sender: tuple[int, asyncio.AbstractEventLoop] | None = None
+_sender_lock = threading.Lock()
+
+
+def _sender_loop() -> asyncio.AbstractEventLoop:
+    """One event loop thread per process for sends from plain threads (tasks, commands, WSGI).
+
+    async_to_sync there would make a loop, and with the Redis layer a connection, per event.
+    """
+    global _sender
+    with _sender_lock:
+        if _sender is None or _sender[0] != os.getpid():  # a forked worker starts its own
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="livestream-broadcast", daemon=True).start()
+            _sender = (os.getpid(), loop)
+        return _sender[1]
+
+
+def _group_send(layer, group: str, message: dict) -> None:
+    if isinstance(layer, InMemoryChannelLayer):
+        # In-memory queues belong to the consumers' own loop: send from there.
+        async_to_sync(layer.group_send)(group, message)
+        return
+    asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _sender_loop()).result(timeout=10)
+
+
 def stream_broadcast(*, stream: Stream, events: list[dict]) -> None:
     """Hand committed events to the channel layer; a lost message is recovered from the database by the viewers' processes."""
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(stream.group_name, {"type": GROUP_MESSAGE, "stream": stream.key, "events": events})
+        _group_send(layer, stream.group_name, {"type": GROUP_MESSAGE, "stream": stream.key, "events": events})
     except Exception:
         last = events[-1]["seq"]
         logger.exception("broadcast of %s up to #%s failed; viewers catch up at the next heartbeat", stream.key, last)
