@@ -157,33 +157,27 @@ def _read_exact(stream, buffer: memoryview) -> int:
     return got
 
 
-def _seal_part(*, name, source: BinaryIO, size: int, chunk_size: int, section, bidder_code, opening_key, bidder_key, spool):
-    key = AESGCM.generate_key(256)
+def _seal_part(*, name, key: bytes, source: BinaryIO, size: int, chunk_size: int, section, bidder_code, sink) -> str:
+    """Encrypt one part chunk by chunk into `sink`; returns the SHA-256 of its ciphertext."""
     aead = AESGCM(key)
     aad = _aad(section, bidder_code, name)
     count = max(1, -(-size // chunk_size))
     plain = bytearray(chunk_size)
     cipher = bytearray(chunk_size + TAG)
     digest = hashlib.sha256()
-    total = 0
     for index in range(count):
         n = _read_exact(source, memoryview(plain)[: min(chunk_size, size - index * chunk_size)])
-        last = index == count - 1
         # Encrypt into a reused buffer: one-shot calls into fresh buffers are ten times slower on big bids.
-        written = aead.encrypt_into(_nonce(index, last), memoryview(plain)[:n], aad, memoryview(cipher)[: n + TAG])
+        written = aead.encrypt_into(_nonce(index, index == count - 1), memoryview(plain)[:n], aad, memoryview(cipher)[: n + TAG])
         out = memoryview(cipher)[:written]
         digest.update(out)
-        spool.write(out)
-        total += written
-    return {
-        "name": name,
-        "chunk_size": chunk_size,
-        "chunk_count": count,
-        "ciphertext_size": total,
-        "sha256": digest.hexdigest(),
-        "key_opening": b64url(SUITE.encrypt(key, opening_key, info=_info(section, bidder_code, name, "opening"))),
-        "key_bidder": b64url(SUITE.encrypt(key, bidder_key, info=_info(section, bidder_code, name, "bidder"))),
-    }
+        sink.write(out)
+    return digest.hexdigest()
+
+
+def _header(manifest: dict, signature: str) -> bytes:
+    header = canonical_json({"manifest": manifest, "signature": signature})
+    return MAGIC + len(header).to_bytes(4, "big") + header
 
 
 def seal(
@@ -198,67 +192,91 @@ def seal(
     out: BinaryIO,
     chunk_size: int = DEFAULT_CHUNK,
 ) -> dict:
-    """Seal a bid into `out`, in constant memory; returns the signed manifest.
+    """Seal a bid into `out` in constant memory; returns the signed manifest.
 
     `files` maps `commercial`/`technical` to a path, bytes, or `(filename, content_type, source)`.
+    Every header field but the digests is known before encrypting, and digests are fixed-width,
+    so a seekable `out` is written in one pass: a placeholder header, the parts, the real header.
     """
     if not MIN_CHUNK <= chunk_size <= MAX_CHUNK:
         raise ValueError("chunk_size out of range")
-    if not isinstance(form.get("price_fen"), int) or isinstance(form.get("price_fen"), bool):
+    if type(form.get("price_fen")) is not int:
         raise ValueError("the bid form needs an integer price_fen")
     inputs = [("form", canonical_json(form), "form.json", "application/json")]
     for name in PART_ORDER[1:]:
         if name in files:
             value = files[name]
-            filename, content_type, source = (
-                value
-                if isinstance(value, tuple)
-                else (
-                    os.path.basename(value) if isinstance(value, (str, os.PathLike)) else name,
-                    "application/octet-stream",
-                    value,
-                )
-            )
+            if isinstance(value, tuple):
+                filename, content_type, source = value
+            else:
+                filename = os.path.basename(value) if isinstance(value, (str, os.PathLike)) else name
+                content_type, source = "application/octet-stream", value
             inputs.append((name, source, str(filename), content_type))
-    parts, spools = [], []
+    streams = [(name, *_part_source(name, source, filename, content_type)) for name, source, filename, content_type in inputs]
+    keys, parts = [], []
+    for name, _stream, size in streams:
+        key = AESGCM.generate_key(256)
+        keys.append(key)
+        count = max(1, -(-size // chunk_size))
+        parts.append(
+            {
+                "name": name,
+                "chunk_size": chunk_size,
+                "chunk_count": count,
+                "ciphertext_size": size + TAG * count,
+                "sha256": "0" * 64,
+                "key_opening": b64url(SUITE.encrypt(key, opening_public_key, info=_info(section, bidder_code, name, "opening"))),
+                "key_bidder": b64url(SUITE.encrypt(key, bidder_public_key, info=_info(section, bidder_code, name, "bidder"))),
+            }
+        )
+    manifest = {
+        "format": "sunlight-envelope",
+        "version": 1,
+        "suite": 1,
+        "section": section,
+        "bidder_code": bidder_code,
+        "opening_key": public_key_fingerprint(opening_public_key),
+        "bidder_key": public_key_fingerprint(bidder_public_key),
+        "signing_key": public_key_fingerprint(signing_private_key.public_key()),
+        "sealed_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "parts": parts,
+    }
+    seekable = out.seekable() if hasattr(out, "seekable") else False
+    start = out.tell() if seekable else 0
+    spools = []
     try:
-        for name, source, filename, content_type in inputs:
-            stream, size = _part_source(name, source, filename, content_type)
-            spool = tempfile.TemporaryFile()  # noqa: SIM115  (closed below)
-            spools.append(spool)
+        if seekable:
+            out.write(_header(manifest, "A" * 86))  # same length as the real one
+        for part, key, (name, stream, size) in zip(parts, keys, streams, strict=True):
+            if seekable:
+                sink = out
+            else:
+                sink = tempfile.TemporaryFile()  # noqa: SIM115  (closed below)
+                spools.append(sink)
             with stream:
-                parts.append(
-                    _seal_part(
-                        name=name,
-                        source=stream,
-                        size=size,
-                        chunk_size=chunk_size,
-                        section=section,
-                        bidder_code=bidder_code,
-                        opening_key=opening_public_key,
-                        bidder_key=bidder_public_key,
-                        spool=spool,
-                    )
+                part["sha256"] = _seal_part(
+                    name=name,
+                    key=key,
+                    source=stream,
+                    size=size,
+                    chunk_size=chunk_size,
+                    section=section,
+                    bidder_code=bidder_code,
+                    sink=sink,
                 )
-        manifest = {
-            "format": "sunlight-envelope",
-            "version": 1,
-            "suite": 1,
-            "section": section,
-            "bidder_code": bidder_code,
-            "opening_key": public_key_fingerprint(opening_public_key),
-            "bidder_key": public_key_fingerprint(bidder_public_key),
-            "signing_key": public_key_fingerprint(signing_private_key.public_key()),
-            "sealed_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "parts": parts,
-        }
         r, s = decode_dss_signature(signing_private_key.sign(canonical_json(manifest), ec.ECDSA(hashes.SHA256())))
-        header = canonical_json({"manifest": manifest, "signature": b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))})
-        out.write(MAGIC + len(header).to_bytes(4, "big") + header)
-        for spool in spools:
-            spool.seek(0)
-            while piece := spool.read(COPY):
-                out.write(piece)
+        header = _header(manifest, b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big")))
+        if seekable:
+            end = out.tell()
+            out.seek(start)
+            out.write(header)
+            out.seek(end)
+        else:
+            out.write(header)
+            for spool in spools:
+                spool.seek(0)
+                while piece := spool.read(COPY):
+                    out.write(piece)
     finally:
         for spool in spools:
             spool.close()

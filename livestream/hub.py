@@ -177,9 +177,7 @@ class LocalStream:
         try:
             await self.hub.subscribe(self)
             # Subscribed first, read second: whatever commits after this read arrives live.
-            last_seq, tail = await db_call(selectors.stream_tail)(
-                stream_id=self.meta.pk, limit=settings.LIVESTREAM_CACHE_EVENTS
-            )
+            last_seq, tail = await db_call(selectors.stream_tail)(stream_id=self.meta.pk, limit=settings.LIVESTREAM_CACHE_EVENTS)
             self.first_seq = tail[0]["seq"] if tail else last_seq + 1
             self.last_seq = last_seq
             self.events = tail
@@ -339,9 +337,7 @@ class LocalStream:
         chunk = settings.LIVESTREAM_HISTORY_CHUNK
         try:
             while True:
-                rows = await db_call(selectors.stream_events_after)(
-                    stream_id=self.meta.pk, after=self.last_seq, limit=chunk
-                )
+                rows = await db_call(selectors.stream_events_after)(stream_id=self.meta.pk, after=self.last_seq, limit=chunk)
                 self.incoming.extend(rows)
                 waiting = self._apply()
                 if waiting and not rows:

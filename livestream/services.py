@@ -190,9 +190,7 @@ def stream_close(*, stream: Stream, actor=None) -> Stream:
 def stream_presence_beat(*, stream_id: int, process: str, viewers: int, stale_after: float) -> tuple[int, int]:
     """Record this process's viewer count; answer the stream's total over live processes and its last seq."""
     now = timezone.now()
-    StreamPresence.objects.update_or_create(
-        stream_id=stream_id, process=process, defaults={"viewers": viewers, "seen_at": now}
-    )
+    StreamPresence.objects.update_or_create(stream_id=stream_id, process=process, defaults={"viewers": viewers, "seen_at": now})
     fresh = StreamPresence.objects.filter(stream_id=stream_id, seen_at__gte=now - timedelta(seconds=stale_after))
     total = fresh.aggregate(n=Sum("viewers"))["n"] or 0
     last_seq = Stream.objects.filter(pk=stream_id).values_list("last_seq", flat=True).first() or 0

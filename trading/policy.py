@@ -146,9 +146,7 @@ def stream_viewer_codes(user, section) -> frozenset[str]:
     """The bidder codes a viewer's own organization holds in the section: it always sees its own identity."""
     if section is None or role_of(user) != Role.BIDDER or not user.organization_id:
         return frozenset()
-    return frozenset(
-        section.registrations.filter(organization_id=user.organization_id).values_list("bidder_code", flat=True)
-    )
+    return frozenset(section.registrations.filter(organization_id=user.organization_id).values_list("bidder_code", flat=True))
 
 
 def stream_codes_public(section, *, codes, revealed) -> list[str]:

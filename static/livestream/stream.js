@@ -7,6 +7,8 @@
 //     onPresence(viewers) { ... },
 //   });
 //   stream.names.get("B-7K3Q")   // a bidder's name once this viewer may know it
+//   options: after (last seq already held), url(key, after), socket(url) (a WebSocket factory),
+//            minDelay / maxDelay (reconnect backoff, ms), onError(frame)
 //   stream.close();
 //
 // Frames from the server (JSON): hello {t, stream, kind, seq, after, viewers, heartbeat},
@@ -57,7 +59,7 @@ export class StreamClient {
 
   connect() {
     this.state("connecting", { after: this.lastSeq });
-    const socket = new WebSocket(this.url());
+    const socket = this.options.socket ? this.options.socket(this.url()) : new WebSocket(this.url());
     this.socket = socket;
     socket.onmessage = (message) => this.receive(message.data);
     socket.onclose = (closing) => {

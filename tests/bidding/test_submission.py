@@ -3,6 +3,7 @@
 import io
 import itertools
 import json
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -245,9 +246,19 @@ def test_rows_inserted_by_hand_after_the_root_are_flagged_and_not_opened(make_us
     assert [b.registration_id for b, _reason in flagged] == [late.registration.pk]
 
 
-def test_marker_strings_and_the_private_key_are_nowhere_in_the_database_or_storage(bidder, section):
-    """The DBA's view: a dump of every table and every stored file holds no plaintext of a sealed bid."""
+def test_marker_strings_and_the_private_key_are_nowhere_in_the_database_storage_redis_or_logs(bidder, section, caplog):
+    """The DBA's view: every table, every stored file, every Redis value and every log line hold no plaintext."""
+    caplog.set_level("DEBUG")
     bid = bidder.submit(bidder.seal(text=MARKER))
+    assert MARKER not in caplog.text
+    if os.environ.get("REDIS_URL"):
+        import redis
+
+        client = redis.Redis.from_url(os.environ["REDIS_URL"])
+        for key in client.scan_iter(count=1000):
+            kind = client.type(key)
+            value = client.dump(key) or b""
+            assert MARKER.encode() not in value, (key, kind)
     with connection.cursor() as cursor:
         tables = connection.introspection.table_names(cursor)
         dump = []

@@ -2,12 +2,18 @@
 
 import asyncio
 import json
+import os
+import socket
+import subprocess
 import sys
+import time
 import types
+import urllib.request
 from pathlib import Path
 
 import channels
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from livestream.hub import _hubs
@@ -104,3 +110,62 @@ async def events_until(communicator, last_seq: int, timeout: float = 5) -> list[
             if got["t"] == "ev":
                 events.extend(got["events"])
     return events
+
+
+# --- real server processes (marked redis and postgres) -----------------------------
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def servers():
+    """Two `uvicorn config.asgi:application` processes on free ports, against this test's database and the real Redis."""
+    db = connection.settings_dict
+    database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "LIVESTREAM_DEMO": "1",
+        # Heartbeats (which also catch up from the database) far apart: what arrives, arrived through Redis.
+        "LIVESTREAM_HEARTBEAT_SECONDS": "600",
+        "LOG_LEVEL": "WARNING",
+    }
+    ports = [free_port(), free_port()]
+    command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1"]
+    quiet = ["--no-access-log", "--log-level", "warning"]
+    processes = [subprocess.Popen([*command, "--port", str(port), *quiet], cwd=ROOT, env=env) for port in ports]
+    try:
+        deadline = time.monotonic() + 30
+        for port in ports:
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/streams/demo/", timeout=2).read()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+        yield ports
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=10)
+
+
+def publish_via(port: int, n: int) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/streams/demo/publish/",
+        data=json.dumps({"payload": {"n": n}}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())["seq"]
