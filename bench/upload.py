@@ -1,0 +1,238 @@
+"""Sealed-bid ingest through the real ASGI server, as a ratio to fsync'd disk writes of the same bytes.
+
+A single 200 MB envelope, then 50 concurrent 20 MB envelopes (resumable upload API, 8 MB
+chunks, then finalize with the checks); the server's peak RSS; and the p99 of the public
+announcements list while the uploads run, against its idle p99.
+Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/sunlight_bench python bench/upload.py
+       [--big-mb 200 --crowd 50 --each-mb 20]
+"""
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PORT = 8766
+CHUNK = 8 << 20
+MB = 1 << 20
+
+
+def setup_django():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    import django
+
+    django.setup()
+
+
+def make_bidders(n: int):
+    """A published section and n registered bidders with keys and API tokens."""
+    from rest_framework.authtoken.models import Token
+
+    from bidding import envelope as E
+    from bidding.services import registration_create
+    from tests.factories import OrganizationFactory, SectionFactory, UserFactory, platform_custodians
+    from trading.models import Role, User
+    from trading.services.sections import section_publish
+
+    platform_custodians()
+    staff = User.objects.filter(role=Role.STAFF).first() or UserFactory(role=Role.STAFF)
+    section = section_publish(actor=staff, section=SectionFactory(public_id=f"BENCH-{int(time.time())}"))
+    bidders = []
+    for _ in range(n):
+        user = UserFactory(role=Role.BIDDER, organization=OrganizationFactory())
+        signing, encryption = E.generate_key(), E.generate_key()
+        registration = registration_create(
+            actor=user,
+            section=section,
+            contact_name="bench",
+            contact_phone="10000000",
+            signing_public_key=E.public_key_text(signing.public_key()),
+            encryption_public_key=E.public_key_text(encryption.public_key()),
+        )
+        bidders.append((Token.objects.create(user=user).key, registration.bidder_code, signing, encryption))
+    return section, bidders
+
+
+def seal_file(section, bidder, size_mb: int, directory: str) -> Path:
+    from bidding import envelope as E
+
+    _token, code, signing, encryption = bidder
+    source = Path(directory) / f"{code}.src"
+    with open(source, "wb") as fh:
+        for _ in range(size_mb):
+            fh.write(os.urandom(MB))
+    target = Path(directory) / f"{code}.env"
+    with open(target, "wb") as out:
+        E.seal(
+            section=section.public_id,
+            bidder_code=code,
+            opening_public_key=E.load_public_key(section.opening_key.public_key),
+            bidder_public_key=encryption.public_key(),
+            signing_private_key=signing,
+            form={"price_fen": 1},
+            files={"technical": str(source)},
+            out=out,
+        )
+    source.unlink()
+    return target
+
+
+def request(method, path, token, body=None, headers=None):
+    connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=600)
+    connection.request(
+        method, path, body=body, headers={"Authorization": f"Token {token}", "Accept": "application/json", **(headers or {})}
+    )
+    response = connection.getresponse()
+    data = response.read()
+    if response.status >= 400:
+        raise RuntimeError(f"{method} {path}: {response.status} {data[:300]!r}")
+    return json.loads(data) if data else None
+
+
+def upload(section, token, path: Path) -> None:
+    size = path.stat().st_size
+    created = request(
+        "POST",
+        f"/api/v1/sections/{section.public_id}/uploads/",
+        token,
+        json.dumps({"size": size}),
+        {"Content-Type": "application/json"},
+    )
+    with open(path, "rb") as fh:
+        offset = 0
+        while offset < size:
+            piece = fh.read(CHUNK)
+            request(
+                "PUT",
+                f"/api/v1/uploads/{created['id']}/",
+                token,
+                piece,
+                {"Content-Type": "application/octet-stream", "Upload-Offset": str(offset)},
+            )
+            offset += len(piece)
+    request("POST", f"/api/v1/uploads/{created['id']}/finalize/", token)
+
+
+def fsync_baseline(paths: list[Path], directory: str) -> float:
+    start = time.perf_counter()
+    for path in paths:
+        with open(path, "rb") as source, open(Path(directory) / (path.name + ".copy"), "wb") as out:
+            while piece := source.read(CHUNK):
+                out.write(piece)
+            out.flush()
+            os.fsync(out.fileno())
+    return time.perf_counter() - start
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Prober(threading.Thread):
+    """Reads the public announcements list over and over; records latencies."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.latencies, self.stop = [], threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            start = time.perf_counter()
+            connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+            connection.request("GET", "/api/v1/announcements/")
+            connection.getresponse().read()
+            self.latencies.append((time.perf_counter() - start) * 1000)
+            time.sleep(0.02)
+
+    def p99(self):
+        return statistics.quantiles(self.latencies, n=100)[98] if len(self.latencies) > 2 else float("nan")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--big-mb", type=int, default=200)
+    parser.add_argument("--crowd", type=int, default=50)
+    parser.add_argument("--each-mb", type=int, default=20)
+    args = parser.parse_args()
+    setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    section, bidders = make_bidders(args.crowd + 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        big = seal_file(section, bidders[0], args.big_mb, tmp)
+        crowd = [seal_file(section, b, args.each_mb, tmp) for b in bidders[1:]]
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("uvicorn")),
+                "config.asgi:application",
+                "--port",
+                str(PORT),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        try:
+            for _ in range(100):
+                try:
+                    http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/api/v1/announcements/")
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            idle = Prober()
+            idle.start()
+            time.sleep(3)
+            idle.stop.set()
+            idle.join()
+            busy = Prober()
+            busy.start()
+            start = time.perf_counter()
+            upload(section, bidders[0][0], big)
+            single = time.perf_counter() - start
+            start = time.perf_counter()
+            threads = [threading.Thread(target=upload, args=(section, b[0], p)) for b, p in zip(bidders[1:], crowd, strict=True)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            many = time.perf_counter() - start
+            busy.stop.set()
+            busy.join()
+            rss = peak_rss_mb(server.pid)
+        finally:
+            server.terminate()
+            server.wait()
+        base_single = fsync_baseline([big], tmp)
+        base_many = fsync_baseline(crowd, tmp)
+    crowd_mb = args.crowd * args.each_mb
+    print(
+        f"single {args.big_mb} MB: {args.big_mb / single:7.0f} MB/s vs fsync'd disk {args.big_mb / base_single:7.0f} MB/s"
+        f"  ratio {base_single / single:.2f} (goal 0.8)"
+    )
+    print(
+        f"crowd {args.crowd} x {args.each_mb} MB: {crowd_mb / many:7.0f} MB/s vs fsync'd disk {crowd_mb / base_many:7.0f} MB/s"
+        f"  ratio {base_many / many:.2f} (goal 0.5)"
+    )
+    print(
+        f"server peak RSS {rss:.0f} MB; announcements p99 idle {idle.p99():.1f} ms, during uploads {busy.p99():.1f} ms"
+        f"  ratio {busy.p99() / idle.p99():.2f} (goal <= 2)"
+    )
+
+
+if __name__ == "__main__":
+    main()
