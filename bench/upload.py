@@ -39,10 +39,15 @@ def make_bidders(n: int):
 
     from bidding import envelope as E
     from bidding.services import registration_create
+    from tests import factories
     from tests.factories import OrganizationFactory, SectionFactory, UserFactory, platform_custodians
     from trading.models import Role, User
     from trading.services.sections import section_publish
 
+    # Sequences restart in every process: start them past earlier runs on the same database.
+    base = int(time.time()) % 10**6 * 1000
+    for factory_class in (OrganizationFactory, UserFactory, factories.ProjectFactory, SectionFactory):
+        factory_class.reset_sequence(base)
     platform_custodians()
     staff = User.objects.filter(role=Role.STAFF).first() or UserFactory(role=Role.STAFF)
     section = section_publish(actor=staff, section=SectionFactory(public_id=f"BENCH-{int(time.time())}"))
