@@ -168,7 +168,7 @@ def upload_finalize(*, actor, upload_id) -> Bid:
             submitted_at=now,
         )
         with open(path, "rb") as fh:
-            bid.envelope.save(verified.digest, File(fh), save=False)
+            bid.envelope.save(verified.digest, UploadedPart(fh, path), save=False)
         bid.save()
         locked_upload.status = Upload.Status.DONE
         locked_upload.save(update_fields=["status", "updated_at"])
@@ -180,6 +180,17 @@ def upload_finalize(*, actor, upload_id) -> Bid:
         )
     path.unlink(missing_ok=True)
     return bid
+
+
+class UploadedPart(File):
+    """The finished part file: local file storage moves it into place (a rename), other storages stream it."""
+
+    def __init__(self, file, path: Path):
+        super().__init__(file, name=path.name)
+        self.path = path
+
+    def temporary_file_path(self) -> str:
+        return str(self.path)
 
 
 def receipt_make(*, section: Section, bidder_code: str, digest: str, size: int, at) -> dict:
