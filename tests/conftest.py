@@ -20,10 +20,10 @@ def pytest_collection_modifyitems(config, items):
     # session, which async tests cannot share: run the browser tests last.
     items.sort(key=lambda item: "browser" in item.keywords)
     for item in items:
-        if "postgres" in item.keywords and not on_postgres:
-            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (DATABASE_URL); runs in CI"))
-        if "redis" in item.keywords and not has_redis:
-            item.add_marker(pytest.mark.skip(reason="needs Redis (REDIS_URL); runs in CI"))
+        if "postgres" in item.keywords:
+            item.add_marker(pytest.mark.skipif(not on_postgres, reason="needs PostgreSQL (DATABASE_URL); runs in CI"))
+        if "redis" in item.keywords:
+            item.add_marker(pytest.mark.skipif(not has_redis, reason="needs Redis (REDIS_URL); runs in CI"))
 
 
 @pytest.fixture(autouse=True)

@@ -58,3 +58,13 @@ def audit_entries_list(*, user, section: Section | None = None) -> QuerySet:
     if section is not None:
         queryset = queryset.filter(section=section)
     return policy.audit_entries_visible(user, queryset)
+
+
+def regions_list() -> list[str]:
+    """Regions of published sections, for the portal's filter (public facts only)."""
+    return list(
+        Section.objects.filter(published_at__isnull=False)
+        .order_by("project__region")
+        .values_list("project__region", flat=True)
+        .distinct()
+    )

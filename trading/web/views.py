@@ -20,12 +20,9 @@ from trading.audit.log import checkpoint_document
 from trading.audit.models import AuditEntry, Checkpoint
 from trading.errors import DomainError
 from trading.models import Role, SectionState
-from trading.models.sections import Project
 from trading.services import sections as section_services
 from trading.services.signin import signin_check_password, signin_check_totp, totp_confirm, totp_device, totp_enroll
 from trading.web.forms import AnnouncementFilterForm, OtpForm, ReasonForm, RegistrationForm, SigninForm
-
-REGIONS = lambda: Project.objects.order_by("region").values_list("region", flat=True).distinct()  # noqa: E731
 
 
 def portal(request):
@@ -39,7 +36,7 @@ def portal(request):
         query=filters.get("q", "").strip(),
     )
     page = Paginator(announcements, 20).get_page(request.GET.get("page"))
-    context = {"form": form, "page": page, "regions": REGIONS()}
+    context = {"form": form, "page": page, "regions": selectors.regions_list()}
     template = "trading/partials/announcements.html" if request.headers.get("HX-Request") else "trading/portal.html"
     return render(request, template, context)
 
