@@ -1,10 +1,16 @@
 """The bidder's page: keys, sealing in the browser, resumable upload, receipt, withdrawal."""
 
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 
+from bidding.ceremony import custodian_key_set
+from bidding.models import CustodianKey, KeyShare
 from bidding.submission import own_registration
 from trading import selectors
+from trading.errors import NotAllowed
 from trading.services.lifecycle import bidding_is_open
 
 
@@ -20,3 +26,32 @@ def bid_page(request, public_id):
         "open": bidding_is_open(section),
     }
     return render(request, "bidding/bid_page.html", context)
+
+
+class PassphraseForm(forms.Form):
+    passphrase = forms.CharField(label=_("保管口令"), min_length=12, widget=forms.PasswordInput)
+    confirm = forms.CharField(label=_("再次输入"), widget=forms.PasswordInput)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("passphrase") != data.get("confirm"):
+            raise forms.ValidationError(_("两次输入不一致。"))
+        return data
+
+
+@login_required
+def custodian_page(request):
+    """A key custodian sets the passphrase its shares are sealed to, and sees the shares it holds."""
+    if not request.user.is_key_custodian:
+        raise NotAllowed("NOT-ALLOWED", _("只有密钥保管人可以访问此页。"))
+    form = PassphraseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        custodian_key_set(user=request.user, passphrase=form.cleaned_data["passphrase"])
+        messages.success(request, _("保管口令已设置。此后生成的开标密钥分片将封装给您的新密钥。"))
+        return redirect("custodian")
+    context = {
+        "form": form,
+        "key": CustodianKey.objects.filter(custodian=request.user).first(),
+        "shares": KeyShare.objects.filter(custodian=request.user).select_related("opening_key__section").order_by("-pk")[:50],
+    }
+    return render(request, "bidding/custodian.html", context)

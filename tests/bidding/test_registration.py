@@ -77,3 +77,20 @@ def test_documents_go_to_registered_bidders_only_and_every_download_is_audited(a
     assert entry.actor_organization_id == insider.organization_id and entry.section_public_id == section.public_id
     assert entry.data == {"document": document.pk, "version": 1, "at": entry.data["at"]}
     assert registration.organization.name not in str(entry.data)
+
+
+def test_a_custodian_sets_its_passphrase_and_sees_its_shares(make_user, section):
+    from django.test import Client
+
+    from bidding.models import CustodianKey, KeyShare
+
+    share = KeyShare.objects.filter(opening_key__section=section).select_related("custodian").first()
+    custodian = share.custodian
+    client = signed_in(Client(), custodian)
+    page = client.get("/custodian/").content.decode()
+    assert section.public_id in page and share.commitment[:16] in page
+    before = CustodianKey.objects.get(custodian=custodian).fingerprint
+    client.post("/custodian/", {"passphrase": "a new long passphrase", "confirm": "a new long passphrase"})
+    assert CustodianKey.objects.get(custodian=custodian).fingerprint != before
+    refused = signed_in(Client(), make_user(Role.BIDDER)).get("/custodian/")
+    assert refused.status_code == 403

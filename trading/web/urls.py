@@ -1,6 +1,6 @@
 from django.urls import path
 
-from bidding.web import bid_page
+from bidding.web import bid_page, custodian_page
 from trading.web import views
 
 urlpatterns = [
@@ -10,6 +10,7 @@ urlpatterns = [
     path("sections/<str:public_id>/<str:action>/", views.section_action, name="section-action"),
     path("audit/", views.audit_page, name="audit"),
     path("workspace/", views.workspace, name="workspace"),
+    path("custodian/", custodian_page, name="custodian"),
     path("accounts/login/", views.signin, name="login"),
     path("accounts/otp/", views.otp, name="otp"),
     path("accounts/otp/setup/", views.otp_setup, name="otp-setup"),
