@@ -12,3 +12,5 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 ANNOUNCEMENT_CACHE_SECONDS = 0
 # Enrolment speed for tests only; production keeps the memory-hard default of bidding.keys.
 CUSTODIAN_KDF = {"name": "argon2id", "iterations": 1, "lanes": 1, "memory_cost": 64}
+# Tasks run in the test process; tests that need a real worker start one themselves.
+CELERY_TASK_ALWAYS_EAGER = True

@@ -334,3 +334,19 @@ def test_the_upload_api_end_to_end(api, bidder, section):
     done = api.post(f"/api/v1/uploads/{created['id']}/finalize/")
     assert done.status_code == 201 and done.json()["receipt"]["receipt"]["bidder_code"] == bidder.registration.bidder_code
     assert api.get(f"/api/v1/sections/{section.public_id}/bid/").json()["status"] == "active"
+
+
+def test_the_scheduled_tick_closes_bidding_and_seals_the_root_once(bidder, section):
+    from bidding.models import SealedBidsRoot
+    from trading.audit.events import AuditEvent
+    from trading.audit.models import AuditEntry
+    from trading.tasks import lifecycle_tick
+
+    bidder.submit(bidder.seal())
+    past_deadline(section)
+    assert lifecycle_tick.delay().get() == 1
+    assert lifecycle_tick.delay().get() == 0  # safe to run twice
+    section.refresh_from_db()
+    assert section.state == SectionState.BIDDING_CLOSED
+    assert SealedBidsRoot.objects.filter(section=section).count() == 1
+    assert AuditEntry.objects.filter(section=section, event=AuditEvent.BIDS_SEALED_ROOT).count() == 1
