@@ -86,6 +86,7 @@ def registration_create(
         else:
             raise RuntimeError("no free bidder code")
         audit_append(event=AuditEvent.REGISTERED, actor=actor, section=locked, data={"bidder_code": registration.bidder_code})
+        __import__("escrow.services").services.deposit_open(registration=registration)  # its virtual account (escrow)
     return registration
 
 
