@@ -129,6 +129,41 @@ def audit_entries_visible(user, queryset: QuerySet) -> QuerySet:
     return queryset.exclude(private)
 
 
+# Deposits (escrow). A list of deposits tells how many registered, so before opening staff get no list:
+# they look one deposit up by the bidder code the bidder tells them. After opening, the board lists all.
+def deposit_board_mode(user, section: Section) -> str:
+    """'list' (every deposit, with names: after opening), 'lookup' (one by bidder code: before) or '' (no board)."""
+    if role_of(user) != Role.STAFF or phase_of(section) == Phase.DRAFT:
+        return ""
+    return "list" if identities_revealed(section) else "lookup"
+
+
+def deposits_visible(user, queryset: QuerySet) -> QuerySet:
+    """A bidder sees its own deposits; staff every deposit of opened sections; nobody else any."""
+    role = role_of(user)
+    if role == Role.BIDDER and user.organization_id:
+        return queryset.filter(registration__organization_id=user.organization_id)
+    if role == Role.STAFF:
+        return queryset.filter(registration__section__opened_at__isnull=False)
+    return queryset.none()
+
+
+def can_read_payers(user, section: Section) -> bool:
+    """Who paid each deposit (name, account) is sealed; after opening the evaluation and supervisors read it."""
+    return role_of(user) in {Role.EXPERT, Role.SUPERVISOR} and identities_revealed(section)
+
+
+def deposit_alerts_visible(user, queryset: QuerySet) -> QuerySet:
+    """Supervisors; an alert naming bidder codes (DEP-SAME-PAYER) only once its section is opened."""
+    if not can_supervise(user):
+        return queryset.none()
+    return queryset.filter(Q(names_bidders=False) | Q(section__opened_at__isnull=False))
+
+
+def can_reconcile(user) -> bool:
+    return role_of(user) == Role.STAFF
+
+
 # Live streams: the stream kinds are livestream's; only the supervisors' feed is closed to the public.
 SUPERVISOR_STREAM_KINDS = frozenset({"supervision"})
 

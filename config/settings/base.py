@@ -129,7 +129,14 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {"task": "trading.tasks.audit_checkpoint", "schedule": timedelta(minutes=5)},
     "lifecycle-tick": {"task": "trading.tasks.lifecycle_tick", "schedule": timedelta(minutes=1)},
+    "escrow-refund-scan": {"task": "escrow.tasks.refund_scan", "schedule": timedelta(minutes=10)},
+    "escrow-reconciliation": {"task": "escrow.tasks.reconciliation_task", "schedule": timedelta(days=1)},
+    "escrow-sim-deliver": {"task": "escrow.tasks.sim_deliver", "schedule": timedelta(seconds=30)},
 }
+# Deposits: the payment provider ("sim": the built-in simulator) and where the simulator posts
+# its notifications (empty: handed over in-process, the embedded default).
+ESCROW_PROVIDER = env("ESCROW_PROVIDER", default="sim")
+ESCROW_SIM_CALLBACK_URL = env("ESCROW_SIM_CALLBACK_URL", default="")
 
 # --- Files ----------------------------------------------------------------
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")

@@ -14,6 +14,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from bidding.models import Upload
+from escrow.gateways import Notification
+from escrow.models import Deposit, SimOrder
+from escrow.services.deposits import deposit_open
+from escrow.services.payments import payment_record
 from tests.conftest import signed_in
 from tests.factories import OrganizationFactory, ProjectFactory, RegistrationFactory, SectionFactory
 from trading.audit.events import AuditEvent
@@ -71,6 +75,11 @@ def fill(route: str, section, document_pk: int, announcement_pk: int) -> list[st
             # bidder A's own upload on this section, and one that does not exist
             "upload_id": [
                 *Upload.objects.filter(registration__section=section).values_list("pk", flat=True)[:1],
+                "00000000-0000-4000-8000-000000000000",
+            ],
+            # a simulated provider's payment order for bidder A's deposit on this section, and one that does not exist
+            "order_id": [
+                *SimOrder.objects.filter(virtual_account__in=deposit_accounts(section)).values_list("pk", flat=True)[:1],
                 "00000000-0000-4000-8000-000000000000",
             ],
         }.get(arg)
@@ -140,12 +149,37 @@ def build_world(make_user) -> World:
         )
         for registration, user in ((ra, users["bidder_a"]), (rb, users["bidder_b"])):
             audit_append(event=AuditEvent.REGISTERED, actor=user, section=section, data={"bidder_code": registration.bidder_code})
+        pay_deposits(ra, rb, n)
         sections[phase] = section
         secrets[phase] = {
             "bidder_a": [bidder_a.name, bidder_a.credit_code, ra.bidder_code],
             "bidder_b": [bidder_b.name, bidder_b.credit_code, rb.bidder_code],
+            # who paid a deposit: sealed from everyone, the bidder included, before opening
+            "payer": [f"付款人甲财务{n:02d}", f"付款人乙财务{n:02d}", f"62220202{n:02d}99887766"],
         }
     return World(users=users, sections=sections, secrets=secrets, own={})
+
+
+def deposit_accounts(section) -> list[str]:
+    return list(Deposit.objects.filter(registration__section=section).values_list("virtual_account", flat=True))
+
+
+def pay_deposits(ra, rb, n: int) -> None:
+    """Both bidders' deposits paid, from one account (a DEP-SAME-PAYER alert), and a provider order for A."""
+    for registration, payer in ((ra, f"付款人甲财务{n:02d}"), (rb, f"付款人乙财务{n:02d}")):
+        deposit = deposit_open(registration=registration)
+        note = Notification(
+            provider="sim",
+            txn_id=f"FW-TXN-{registration.pk}",
+            virtual_account=deposit.virtual_account,
+            amount_fen=deposit.amount_due_fen,
+            currency="CNY",
+            payer_name=payer,
+            payer_account=f"62220202{n:02d}99887766",
+            received_at=timezone.now(),
+        )
+        payment_record(note=note, source="notification")
+    SimOrder.objects.create(virtual_account=ra.deposit.virtual_account, amount_fen=ra.deposit.amount_due_fen)
 
 
 def make_document(section) -> Document:

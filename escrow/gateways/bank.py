@@ -1,0 +1,85 @@
+"""Bank transfers to virtual accounts: they arrive as lines of the escrow bank's statement (CSV).
+
+Columns: txn_id, received_at (ISO 8601 with offset), virtual_account, amount (yuan, at most two
+decimals), currency, payer_name, payer_account. Each line becomes a `Notification` and is applied
+exactly like a provider's notification; refunds are bank transfer instructions, keyed the same way.
+"""
+
+import csv
+import hashlib
+import io
+from decimal import Decimal, InvalidOperation
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from escrow.gateways import Notification, NotificationInvalid, PaymentOrder, PaymentProvider, RefundResult, StatementLine
+
+NAME = "bank"
+COLUMNS = ("txn_id", "received_at", "virtual_account", "amount", "currency", "payer_name", "payer_account")
+
+
+def yuan_to_fen(text: str) -> int:
+    try:
+        value = Decimal(text.strip().replace(",", ""))
+    except InvalidOperation:
+        raise NotificationInvalid("amount is not a number") from None
+    fen = value * 100
+    if fen != fen.to_integral_value() or fen <= 0:
+        raise NotificationInvalid("amount must be positive with at most two decimals")
+    return int(fen)
+
+
+def statement_parse(text: str) -> list[tuple[int, Notification | NotificationInvalid]]:
+    """(line number, notification or the reason it is unreadable) for every data line."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    if reader.fieldnames is None or not set(COLUMNS) <= {f.strip() for f in reader.fieldnames}:
+        raise NotificationInvalid("the statement's header must name: " + ", ".join(COLUMNS))
+    lines: list[tuple[int, Notification | NotificationInvalid]] = []
+    for number, row in enumerate(reader, start=2):
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+        try:
+            received_at = parse_datetime(row["received_at"])
+            if received_at is None or timezone.is_naive(received_at):
+                raise NotificationInvalid("received_at is not an aware time")
+            if not all(row[c] for c in COLUMNS):
+                raise NotificationInvalid("a field is empty")
+            lines.append(
+                (
+                    number,
+                    Notification(
+                        provider=NAME,
+                        txn_id=row["txn_id"][:64],
+                        virtual_account=row["virtual_account"],
+                        amount_fen=yuan_to_fen(row["amount"]),
+                        currency=row["currency"],
+                        payer_name=row["payer_name"][:200],
+                        payer_account=row["payer_account"][:64],
+                        received_at=received_at,
+                    ),
+                )
+            )
+        except NotificationInvalid as error:
+            lines.append((number, error))
+    return lines
+
+
+class BankStatementProvider(PaymentProvider):
+    name = NAME
+
+    def payment_create(self, *, virtual_account: str, amount_fen: int, return_url: str) -> PaymentOrder:
+        raise NotImplementedError("a bank transfer is made by the payer at its own bank")
+
+    def notification_verify(self, *, body: bytes, signature: str) -> Notification:
+        raise NotificationInvalid("the bank sends statements, not notifications")
+
+    def payment_query(self, *, txn_id: str) -> Notification | None:
+        return None
+
+    def refund(self, *, idempotency_key: str, txn_id: str, virtual_account: str, amount_fen: int) -> RefundResult:
+        # A transfer instruction to the paying account; the key makes a retried instruction the same one.
+        reference = "BR-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
+        return RefundResult(refund_id=reference, amount_fen=amount_fen)
+
+    def statement(self, *, day) -> list[StatementLine]:
+        return []

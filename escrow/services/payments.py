@@ -1,0 +1,238 @@
+"""Payments in: a provider's signed notification or a bank statement line, applied exactly once.
+
+The signature is verified first, then amount, currency and account are checked against the
+deposit under its row lock; the unique (provider, transaction id) constraint is the last word on
+"once". A refusal raises a supervision alert (no payer data in it) and a DEP-NOTIFICATION error.
+"""
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from escrow import gateways, ledger
+from escrow.gateways import CURRENCY, Notification, NotificationInvalid
+from escrow.gateways.bank import statement_parse
+from escrow.models import Deposit, Payment
+from escrow.services.alerts import alert_raise
+from escrow.services.deposits import deposit_cutoff, virtual_account_valid
+from trading import policy
+from trading.audit.events import AuditEvent
+from trading.audit.log import audit_append
+from trading.errors import NotAllowed, RuleViolation
+from trading.services.locks import lock_section
+
+CLOCK_SKEW = timedelta(minutes=5)  # a provider's "received at" may not be in our future by more than this
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str, message: str):
+        super().__init__(reason)
+        self.reason = reason
+        self.message = message
+
+
+def payer_key(account: str) -> str:
+    """A keyed digest of the normalized paying account: compares payers without reading them (DEP-SAME-PAYER)."""
+    normalized = "".join(ch for ch in account.upper() if ch.isalnum())
+    key = hashlib.sha256(b"sunlight-escrow-payer|" + settings.SECRET_KEY.encode()).digest()
+    return hmac.new(key, normalized.encode(), hashlib.sha256).hexdigest()
+
+
+def _refused(*, provider: str, reason: str, message: str, fingerprint: str) -> RuleViolation:
+    alert_raise(
+        rule="DEP-NOTIFICATION",
+        message=_("拒绝支付通知（%(provider)s）：%(message)s") % {"provider": provider, "message": message},
+        event=AuditEvent.DEPOSIT_NOTIFICATION_REFUSED,
+        data={"provider": provider, "reason": reason, "fingerprint": fingerprint},
+        dedupe_key=f"refused:{fingerprint}",
+    )
+    return RuleViolation("DEP-NOTIFICATION", message, fields={"reason": reason})
+
+
+def notification_receive(*, provider_name: str, body: bytes, signature: str) -> Payment:
+    """The callback: verify, then apply once. A duplicate returns the payment already applied."""
+    fingerprint = hashlib.sha256(body + b"|" + (signature or "").encode()).hexdigest()[:32]
+    try:
+        provider = gateways.provider(provider_name)
+        note = provider.notification_verify(body=body, signature=signature)
+    except (KeyError, NotificationInvalid):
+        raise _refused(
+            provider=provider_name[:16], reason="signature", message=_("签名无效或格式错误。"), fingerprint=fingerprint
+        ) from None
+    return payment_record(note=note, source=Payment.Source.NOTIFICATION, fingerprint=fingerprint)
+
+
+def payment_record(*, note: Notification, source: str, fingerprint: str = "") -> Payment:
+    try:
+        return _apply(note, source)
+    except _Refused as refusal:
+        fingerprint = fingerprint or hashlib.sha256(f"{note.provider}|{note.txn_id}|{refusal.reason}".encode()).hexdigest()[:32]
+        raise _refused(provider=note.provider, reason=refusal.reason, message=refusal.message, fingerprint=fingerprint) from None
+
+
+def _same_payment(payment: Payment, note: Notification) -> Payment:
+    """The same transaction again: a duplicate (acknowledged, nothing applied) or a replay with other content."""
+    if (payment.deposit.virtual_account, payment.amount_fen, payment.currency, payment.received_at) != (
+        note.virtual_account,
+        note.amount_fen,
+        note.currency,
+        note.received_at,
+    ):
+        raise _Refused("replayed", _("同一交易号的通知内容不一致（重放或篡改）。"))
+    return payment
+
+
+def _apply(note: Notification, source: str) -> Payment:
+    existing = Payment.objects.select_related("deposit").filter(provider=note.provider, provider_txn_id=note.txn_id).first()
+    if existing:
+        return _same_payment(existing, note)
+    if note.currency != CURRENCY:
+        raise _Refused("currency", _("币种不符。"))
+    if not virtual_account_valid(note.virtual_account):
+        raise _Refused("account", _("虚拟账号校验位错误。"))
+    if note.received_at > timezone.now() + CLOCK_SKEW:
+        raise _Refused("time", _("到账时间晚于当前时间。"))
+    with transaction.atomic():
+        deposit = (
+            Deposit.objects.select_for_update(of=("self",))
+            .select_related("registration__section")
+            .filter(virtual_account=note.virtual_account)
+            .first()
+        )
+        if deposit is None:
+            raise _Refused("account", _("虚拟账号不存在。"))
+        # Payments of one section in turn (before any audit append takes its lock), so that two
+        # from the same account always see each other (DEP-SAME-PAYER).
+        lock_section(deposit.registration.section_id)
+        # Under the row lock a concurrent copy of this notification has either committed or not begun.
+        existing = Payment.objects.select_related("deposit").filter(provider=note.provider, provider_txn_id=note.txn_id).first()
+        if existing:
+            return _same_payment(existing, note)
+        if deposit.paid_fen or deposit.refunded_at or deposit.forfeited_at:
+            raise _Refused("already-paid", _("该保证金已缴纳或已结清。"))
+        if note.amount_fen != deposit.amount_due_fen:
+            raise _Refused("amount", _("缴纳金额与应缴保证金不符。"))
+        section = deposit.registration.section
+        cutoff = deposit_cutoff(section)
+        on_time = cutoff is None or note.received_at < cutoff
+        key = payer_key(note.payer_account)
+        try:
+            with transaction.atomic():
+                payment = Payment(
+                    deposit=deposit,
+                    provider=note.provider,
+                    provider_txn_id=note.txn_id,
+                    source=source,
+                    amount_fen=note.amount_fen,
+                    currency=note.currency,
+                    payer_key=key,
+                    received_at=note.received_at,
+                    on_time=on_time,
+                )
+                payment.seal_payer(name=note.payer_name, account=note.payer_account)
+                payment.save(force_insert=True)
+        except IntegrityError:
+            # The same transaction id was applied meanwhile (to another deposit): the constraint decides.
+            other = Payment.objects.select_related("deposit").get(provider=note.provider, provider_txn_id=note.txn_id)
+            return _same_payment(other, note)
+        ledger.post(
+            memo=f"deposit {deposit.pk} paid",
+            entries=[(ledger.BANK, note.amount_fen), (ledger.deposit_account(deposit), -note.amount_fen)],
+            idempotency_key=f"payment:{note.provider}:{note.txn_id}",
+            deposit=deposit,
+        )
+        deposit.paid_fen, deposit.paid_at, deposit.on_time = note.amount_fen, note.received_at, on_time
+        deposit.save(update_fields=["paid_fen", "paid_at", "on_time"])
+        code = deposit.registration.bidder_code
+        audit_append(
+            event=AuditEvent.DEPOSIT_PAID,
+            section=section,
+            data={"bidder_code": code, "amount_fen": note.amount_fen, "on_time": on_time},
+        )
+        _check_same_payer(deposit=deposit, section=section, key=key)
+    return payment
+
+
+def _check_same_payer(*, deposit: Deposit, section, key: str) -> None:
+    """DEP-SAME-PAYER: deposits of different bidders from one account; flagged now, shown from opening on."""
+    codes = set(
+        Payment.objects.filter(deposit__registration__section=section, payer_key=key)
+        .exclude(deposit=deposit)
+        .values_list("deposit__registration__bidder_code", flat=True)
+    )
+    if not codes:
+        return
+    codes.add(deposit.registration.bidder_code)
+    alert_raise(
+        rule="DEP-SAME-PAYER",
+        message=_("%(section)s：不同投标人的保证金来自同一账户（视为串通投标，供评标委员会和监督部门核查）。")
+        % {"section": section.public_id},
+        event=AuditEvent.DEPOSIT_SAME_PAYER,
+        section=section,
+        deposit=deposit,
+        bidder_codes=sorted(codes),
+        dedupe_key=f"same-payer:{section.pk}:{key[:24]}:{len(codes)}",
+    )
+
+
+@dataclass(frozen=True)
+class SamePayerFlag:
+    """DEP-SAME-PAYER for the evaluation: which bidder codes share a paying account (the account itself is not carried)."""
+
+    rule: str
+    bidder_codes: tuple[str, ...]
+    registration_ids: tuple[int, ...]
+
+
+def same_payer_flags(*, section) -> list[SamePayerFlag]:
+    groups: dict[str, dict[int, str]] = {}
+    rows = Payment.objects.filter(deposit__registration__section=section).values_list(
+        "payer_key", "deposit__registration_id", "deposit__registration__bidder_code"
+    )
+    for key, registration_id, code in rows:
+        groups.setdefault(key, {})[registration_id] = code
+    flags = [
+        SamePayerFlag("DEP-SAME-PAYER", tuple(sorted(regs.values())), tuple(sorted(regs)))
+        for regs in groups.values()
+        if len(regs) > 1
+    ]
+    return sorted(flags, key=lambda flag: flag.bidder_codes)
+
+
+@dataclass(frozen=True)
+class ImportLine:
+    line: int
+    outcome: str  # "applied" | "duplicate" | "refused"
+    reason: str = ""
+
+
+def statement_import(*, actor, text: str) -> list[ImportLine]:
+    """A bank statement (CSV) of transfers to virtual accounts; each line is matched like a notification.
+
+    The answer names lines and outcomes only: the statement's payer columns are never echoed.
+    """
+    if actor is not None and not policy.can_reconcile(actor):
+        raise NotAllowed("NOT-ALLOWED", _("只有交易中心可以导入银行对账单。"))
+    try:
+        lines = statement_parse(text)
+    except NotificationInvalid as error:
+        raise RuleViolation("STATEMENT-INVALID", _("对账单格式错误：%(error)s") % {"error": error}) from None
+    results = []
+    for number, item in lines:
+        if isinstance(item, NotificationInvalid):
+            results.append(ImportLine(number, "refused", "format"))
+            continue
+        before = Payment.objects.filter(provider=item.provider, provider_txn_id=item.txn_id).exists()
+        try:
+            payment_record(note=item, source=Payment.Source.STATEMENT)
+        except RuleViolation as error:
+            results.append(ImportLine(number, "refused", error.fields.get("reason", "")))
+        else:
+            results.append(ImportLine(number, "duplicate" if before else "applied"))
+    return results

@@ -1,0 +1,127 @@
+"""Refunds in time: the beat-scheduled scan sends each refund once, when it falls due, and alerts when one is late."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from bidding.models import Bid
+from escrow.gateways import ProviderError
+from escrow.gateways.simulated import SimulatedProvider
+from escrow.models import Alert, Deposit, Refund
+from escrow.services.deposits import deposit_forfeit
+from escrow.services.refunds import refunds_due
+from escrow.tasks import refund_scan
+from tests.escrow.conftest import pay
+from trading.audit.events import AuditEvent
+from trading.audit.models import AuditEntry
+from trading.models import SectionState, SectionTransition
+from trading.services.lifecycle import section_transition
+
+pytestmark = pytest.mark.django_db
+
+
+def bid(registration, status, at=None) -> Bid:
+    at = at or timezone.now()
+    return Bid.objects.create(
+        registration=registration,
+        envelope="envelopes/x",
+        digest="0" * 64,
+        size=1,
+        manifest={},
+        receipt={},
+        status=status,
+        submitted_at=at,
+        status_changed_at=at if status != Bid.Status.ACTIVE else None,
+    )
+
+
+def paid_deposits(section, register, n, **pay_overrides) -> list[Deposit]:
+    deposits = []
+    for i in range(n):
+        deposit = register(section).deposit
+        pay(deposit, payer_account=f"62220000{i:04d}", **pay_overrides)
+        deposits.append(deposit)
+    return deposits
+
+
+def move(section, state, *, days_ago=0):
+    """Put a section in a state as if it had got there `days_ago` (the transition history says when)."""
+    section.state = state
+    section.opened_at = section.opened_at or timezone.now()
+    section.save(update_fields=["state", "opened_at"])
+    transition = SectionTransition.objects.create(section=section, from_state="awarded", to_state=state)
+    SectionTransition.objects.filter(pk=transition.pk).update(at=timezone.now() - timedelta(days=days_ago))
+
+
+def refunded(deposit) -> Deposit:
+    deposit.refresh_from_db()
+    return deposit
+
+
+def test_BID_WITHDRAW_REFUND_5D_withdrawn_bid_refunded_by_the_scan(section, register):
+    withdrawn, replaced_then_active, never_bid = paid_deposits(section, register, 3)
+    bid(withdrawn.registration, Bid.Status.WITHDRAWN)
+    bid(replaced_then_active.registration, Bid.Status.WITHDRAWN)
+    bid(replaced_then_active.registration, Bid.Status.ACTIVE)
+    due = refunds_due()
+    assert [(d.deposit_id, d.reason) for d in due] == [(withdrawn.pk, "BID-WITHDRAW-REFUND-5D")]
+    assert due[0].due_at > timezone.now() + timedelta(days=4)
+    assert refund_scan() == 1
+    assert refunded(withdrawn).refund_reason == "BID-WITHDRAW-REFUND-5D"
+    assert refunded(replaced_then_active).refunded_at is None and refunded(never_bid).refunded_at is None
+    assert refund_scan() == 0  # safe to run again
+    assert Refund.objects.count() == 1
+
+
+def test_DEP_REFUND_5D_everyone_refunded_after_the_contract_but_a_forfeit(section, register):
+    deposits = paid_deposits(section, register, 3)
+    move(section, SectionState.CONTRACTED)
+    deposit_forfeit(deposit=deposits[0], reason="DEP-FORFEIT-REFUSE")
+    refund_scan()
+    assert [refunded(d).refund_reason for d in deposits] == ["", "DEP-REFUND-5D", "DEP-REFUND-5D"]
+    assert refunded(deposits[0]).forfeited_at is not None
+    assert AuditEntry.objects.filter(event=AuditEvent.DEPOSIT_REFUNDED).count() == 2
+    assert not Alert.objects.exists()
+
+
+def test_a_terminated_section_refunds_everyone_at_once(section, register, staff):
+    deposits = paid_deposits(section, register, 2)
+    section_transition(section=section, to_state=SectionState.TERMINATED, actor=staff, reason="终止")
+    assert all(d.due_at <= timezone.now() for d in refunds_due())
+    refund_scan()
+    assert all(refunded(d).refund_reason == "SECTION-ENDED" for d in deposits)
+
+
+def test_DEP_BEFORE_DEADLINE_late_money_goes_back_once_the_deadline_passed(section, register):
+    section.bid_deadline = timezone.now() - timedelta(seconds=1)
+    section.save(update_fields=["bid_deadline"])
+    (late,) = paid_deposits(section, register, 1)
+    assert refunded(late).status == Deposit.Status.LATE
+    refund_scan()
+    assert refunded(late).refund_reason == "DEP-BEFORE-DEADLINE"
+
+
+def test_nothing_goes_back_while_bidding(section, register):
+    paid_deposits(section, register, 2)
+    assert refund_scan() == 0 and not Refund.objects.exists()
+
+
+def test_DEP_REFUND_5D_overdue_refund_raises_one_alert(section, register, monkeypatch):
+    (deposit,) = paid_deposits(section, register, 1)
+    move(section, SectionState.CONTRACTED, days_ago=6)
+
+    def down(self, **kwargs):
+        raise ProviderError("provider unreachable")
+
+    monkeypatch.setattr(SimulatedProvider, "refund", down)
+    refund_scan()
+    refund_scan()
+    alert = Alert.objects.get()
+    assert alert.rule == "DEP-REFUND-5D" and alert.deposit_id == deposit.pk
+    assert alert.bidder_codes == [deposit.registration.bidder_code]  # the section is opened
+    assert AuditEntry.objects.filter(event=AuditEvent.DEPOSIT_REFUND_OVERDUE).count() == 1
+    assert refunded(deposit).refunded_at is None and not Refund.objects.exists()
+    monkeypatch.undo()
+    refund_scan()  # the provider is back: the refund goes out
+    assert refunded(deposit).refund_reason == "DEP-REFUND-5D"
