@@ -142,7 +142,12 @@ class UploadFinalize(APIView):
 
     @extend_schema(request=None, responses={201: BidOut})
     def post(self, request, upload_id):
-        bid = submission.upload_finalize(actor=request.user, upload_id=upload_id)
+        bid = submission.upload_finalize(
+            actor=request.user,
+            upload_id=upload_id,
+            client_ip=request.META.get("REMOTE_ADDR"),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
         return Response(BidOut(bid).data, status=status.HTTP_201_CREATED)
 
 

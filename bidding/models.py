@@ -112,6 +112,10 @@ class Bid(models.Model):
     status_changed_at = models.DateTimeField(null=True, blank=True)
     # Set at the deadline: the leaf of this bid in the section's sealed-bids Merkle tree.
     sealed_leaf_index = models.IntegerField(null=True, blank=True)
+    # Where the envelope was uploaded from: sealed like the bid, read after opening by the
+    # collusion checks (COLLUSION-40: the same machine across bidders).
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["submitted_at", "pk"]
@@ -155,3 +159,67 @@ class CustodianKey(models.Model):
 
     def __str__(self):
         return f"custodian key of {self.custodian_id}"
+
+
+class BidOpening(models.Model):
+    """What the opening made of one sealed bid: its read-out form, or why it failed (OPEN-DECRYPT-FAIL).
+
+    One row per active bid at the opening; the evaluation reads the forms and parts from here.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待解密")
+        OPENED = "opened", _("已解密")
+        FAILED = "failed", _("解密失败")
+
+    class OpenedBy(models.TextChoices):
+        QUORUM = "quorum", _("密钥保管人")
+        BIDDER = "bidder", _("投标人")
+
+    bid = models.OneToOneField(Bid, on_delete=models.PROTECT, related_name="opening")
+    section = models.ForeignKey("trading.Section", on_delete=models.PROTECT, related_name="bid_openings")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    opened_by = models.CharField(max_length=8, choices=OpenedBy.choices, blank=True)
+    # The decrypted bid form (price_fen, currency, duration_days, fields): public once read out.
+    form = models.JSONField(null=True, blank=True)
+    price_fen = models.BigIntegerField(null=True, blank=True)
+    failure_code = models.CharField(max_length=32, blank=True)
+    failure_reason = models.TextField(blank=True)
+    # OPEN-DECRYPT-FAIL: through the bidder's fault the bid counts as revoked, through the platform's as withdrawn.
+    failure_fault = models.CharField(max_length=8, choices=[("bidder", "bidder"), ("platform", "platform")], blank=True)
+    readout_order = models.PositiveIntegerField(null=True, blank=True)
+    read_out_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["readout_order", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["section", "readout_order"], condition=models.Q(readout_order__isnull=False), name="readout_order_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"opening of bid {self.bid_id}: {self.status}"
+
+
+def opened_part_path(instance: "OpenedPart", filename: str) -> str:
+    return f"opened/{instance.opening.section.public_id}/{instance.opening.bid.digest}/{instance.name}"
+
+
+class OpenedPart(models.Model):
+    """A decrypted part (commercial, technical) of an opened bid: for the evaluation committee only."""
+
+    opening = models.ForeignKey(BidOpening, on_delete=models.PROTECT, related_name="parts")
+    name = models.CharField(max_length=32)
+    filename = models.CharField(max_length=255, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    file = models.FileField(upload_to=opened_part_path, max_length=255)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["opening", "name"], name="opened_part_once")]
+
+    def __str__(self):
+        return f"{self.name} of {self.opening_id}"

@@ -113,7 +113,7 @@ def upload_write(*, actor, upload_id, offset: int, stream, length: int) -> Uploa
     return locked
 
 
-def upload_finalize(*, actor, upload_id) -> Bid:
+def upload_finalize(*, actor, upload_id, client_ip: str | None = None, user_agent: str = "") -> Bid:
     """Check the envelope without decrypting, store it, record the bid and sign its receipt."""
     upload = upload_get(actor=actor, upload_id=upload_id)
     registration = upload.registration
@@ -166,6 +166,8 @@ def upload_finalize(*, actor, upload_id) -> Bid:
             manifest=verified.manifest,
             receipt=receipt,
             submitted_at=now,
+            client_ip=client_ip,
+            user_agent=user_agent[:300],
         )
         with open(path, "rb") as fh:
             bid.envelope.save(verified.digest, UploadedPart(fh, path), save=False)

@@ -87,7 +87,8 @@ if REDIS_URL:
         "default": {
             # The pub/sub layer keeps one connection per process, not one per viewer.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # Pub/sub ignores the Redis database number: deployments (or test runs) sharing one Redis set a prefix each.
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", default="asgi")},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
