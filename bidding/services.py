@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from bidding.envelope import EnvelopeError, load_public_key
 from bidding.models import Registration
+from escrow.services import deposit_open
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append
 from trading.errors import NotAllowed, RuleViolation, TransitionError
@@ -86,7 +87,7 @@ def registration_create(
         else:
             raise RuntimeError("no free bidder code")
         audit_append(event=AuditEvent.REGISTERED, actor=actor, section=locked, data={"bidder_code": registration.bidder_code})
-        __import__("escrow.services").services.deposit_open(registration=registration)  # its virtual account (escrow)
+        deposit_open(registration=registration)  # its own virtual sub-account, in the same transaction
     return registration
 
 

@@ -12,6 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from bidding.ceremony import custodian_key_set
 from bidding.models import Registration
 from bidding.services import new_bidder_code
+from escrow.demo import demo_deposits_paid
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append, checkpoint_create
 from trading.models import (
@@ -229,6 +230,7 @@ class Command(BaseCommand):
             school, "HZCG-2026-207-03", "第三包（实验室耗材）", 120_000_000, 2_000_000, past, SectionState.FAILED
         )
         for target, count in ((closed, 4), (opened, 5), (evaluating, 6), (failed, 2)):
+            registrations = []
             for organization in bidders[:count]:
                 registration = Registration.objects.create(
                     section=target,
@@ -244,6 +246,8 @@ class Command(BaseCommand):
                     section=target,
                     data={"bidder_code": registration.bidder_code},
                 )
+                registrations.append(registration)
+            demo_deposits_paid(registrations=registrations, received_at=past + 10 * day)
         Announcement.objects.create(
             section=failed,
             kind=AnnouncementKind.FAILURE,
