@@ -138,6 +138,10 @@ CELERY_BEAT_SCHEDULE = {
 # its notifications (empty: handed over in-process, the embedded default).
 ESCROW_PROVIDER = env("ESCROW_PROVIDER", default="sim")
 ESCROW_SIM_CALLBACK_URL = env("ESCROW_SIM_CALLBACK_URL", default="")
+ESCROW_SIM_PRIVATE_KEY = env("ESCROW_SIM_PRIVATE_KEY", default="")
+ESCROW_SIM_PUBLIC_KEY = env("ESCROW_SIM_PUBLIC_KEY", default="")
+# Seals who paid each deposit (base64 of 32 bytes); the embedded default derives one from SECRET_KEY.
+ESCROW_PAYER_KEY = env("ESCROW_PAYER_KEY", default="")
 
 # --- Files ----------------------------------------------------------------
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")

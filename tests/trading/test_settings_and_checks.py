@@ -23,6 +23,7 @@ def run_check_deploy(extra_env: dict) -> subprocess.CompletedProcess:
         DJANGO_SECRET_KEY="x" * 64 + "production-secret-Q2w3E4r5T6y7U8i9",
         DJANGO_ALLOWED_HOSTS="sunlight.example.cn",
         PLATFORM_SIGNING_KEY=TEST_PLATFORM_KEY,
+        ESCROW_PAYER_KEY="c3VubGlnaHQtdGVzdC1wYXllci1rZXktMzItYnl0ZXM=",
         **extra_env,
     )
     return subprocess.run(
