@@ -14,3 +14,5 @@ ANNOUNCEMENT_CACHE_SECONDS = 0
 CUSTODIAN_KDF = {"name": "argon2id", "iterations": 1, "lanes": 1, "memory_cost": 64}
 # Tasks run in the test process; tests that need a real worker start one themselves.
 CELERY_TASK_ALWAYS_EAGER = True
+# Openings in tests read out without pauses; tests that need pauses set them.
+OPENING_READOUT_SECONDS = 0
