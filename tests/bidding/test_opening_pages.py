@@ -69,7 +69,7 @@ def test_the_pages_run_an_opening_from_start_to_the_signed_record(staff):
 
 
 def test_who_may_act_where(staff, make_user):
-    section, bidders = section_with_bids(staff, PRICES)
+    section, _bidders = section_with_bids(staff, PRICES)
     outsider = client_of(make_user(Role.BIDDER))
     assert outsider.get(f"/openings/{section.public_id}/console/").status_code == 403
     assert outsider.get(f"/openings/{section.public_id}/share/").status_code == 403
