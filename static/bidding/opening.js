@@ -108,11 +108,14 @@ follow();
 const video = root.querySelector("[data-testid=camera]");
 if (video) {
   const url = video.dataset.src;
-  if (video.canPlayType("application/vnd.apple.mpegurl")) video.src = url;
-  else if (window.Hls && window.Hls.isSupported()) {
+  // hls.js where Media Source Extensions exist (the same player everywhere), else the browser's own HLS.
+  if (window.Hls && window.Hls.isSupported()) {
     const hls = new window.Hls();
     hls.loadSource(url);
     hls.attachMedia(video);
     video.dataset.player = "hls.js";
+  } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    video.src = url;
+    video.dataset.player = "native";
   }
 }
