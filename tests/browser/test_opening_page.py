@@ -23,6 +23,7 @@ from tests.livestream.conftest import ROOT, free_port
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 NAMES = ["甲建设有限公司", "乙工程有限公司", "丙集团有限公司"]
 PRICES = [123_456_789, 98_765_400, 110_000_000]
+QUIET = ["--no-access-log", "--log-level", "warning"]
 
 
 @pytest.fixture
@@ -42,8 +43,7 @@ def asgi_server(tmp_path, settings):
     )
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
-        + ["--no-access-log", "--log-level", "warning"],
+        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port), *QUIET],
         cwd=ROOT,
         env=env,
     )
@@ -133,15 +133,15 @@ def test_an_online_opening_seen_live_by_staff_bidders_a_custodian_and_a_late_pub
     desk.get_by_test_id("decrypt").click()
     desk.wait_for_function("document.querySelector('[data-testid=quorum]').textContent.startsWith('0 / 2')")
     for keeper in keepers:
-        page = person(browser, asgi_server, keeper)
-        page.goto(live + "share/")
-        page.get_by_test_id("passphrase").fill(PASSPHRASE)
-        page.get_by_test_id("present").click()
-        page.wait_for_url("**/share/")
-        assert "已提交" in page.content()
+        custodian = person(browser, asgi_server, keeper)
+        custodian.goto(live + "share/")
+        custodian.get_by_test_id("passphrase").fill(PASSPHRASE)
+        custodian.get_by_test_id("present").click()
+        custodian.wait_for_url("**/share/")
+        assert "已提交" in custodian.content()
         if keeper is keepers[0]:
             desk.wait_for_function("document.querySelector('[data-testid=quorum]').textContent.startsWith('1 / 2')")
-    for page in (desk, a, b, page):
+    for page in (desk, a, b, custodian):
         page.wait_for_function("document.querySelectorAll('[data-testid=readout-row]').length === 3")
         page.wait_for_function("document.querySelector('[data-testid=state]').textContent.includes('开标结束')")
     assert OpeningCeremony.objects.get(section=section).state == "closed"
