@@ -543,7 +543,12 @@ def opening_advance(*, ceremony_id: int, now=None) -> str:
     if ceremony.state in (C.CLOSED, C.FAILED):
         stream = Stream.objects.filter(kind=StreamKind.OPENING, section=ceremony.section, closed_at__isnull=True).first()
         if stream is not None:
-            stream_close(stream=stream)  # the step after the record's commit, if a crash came between
+            try:
+                stream_close(stream=stream)  # the step after the record's commit, if a crash came between
+            except TransitionError as error:
+                if error.code != "STREAM-CLOSED":
+                    raise
+                return "nothing"  # another step closed it a moment ago
             return "stream closed"
     return "nothing"
 
