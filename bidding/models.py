@@ -190,6 +190,12 @@ class BidOpening(models.Model):
     readout_order = models.PositiveIntegerField(null=True, blank=True)
     read_out_at = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
+    # During the opening only: the parts' data keys, wrapped at rest (bidding.decrypt), erased once settled.
+    sealed_keys = models.JSONField(null=True, blank=True)
+    keys_from = models.CharField(max_length=8, choices=OpenedBy.choices, blank=True)
+    # The quorum's key did not unwrap this bid's data keys: it waits for the bidder's own key until the window ends.
+    quorum_failure = models.TextField(blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["readout_order", "pk"]
@@ -223,3 +229,105 @@ class OpenedPart(models.Model):
 
     def __str__(self):
         return f"{self.name} of {self.opening_id}"
+
+
+class OpeningCeremony(models.Model):
+    """The opening (开标) of one section: a plain state machine with a history row per step."""
+
+    class State(models.TextChoices):
+        SCHEDULED = "scheduled", _("待开标")
+        CHECKIN = "checkin", _("签到")
+        DECRYPTING = "decrypting", _("解密")
+        READOUT = "readout", _("唱标")
+        CLOSED = "closed", _("开标结束")
+        FAILED = "failed", _("流标")
+
+    section = models.OneToOneField("trading.Section", on_delete=models.PROTECT, related_name="opening_ceremony")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.SCHEDULED)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField(null=True, blank=True)
+    decrypt_until = models.DateTimeField(null=True, blank=True)
+    quorum_at = models.DateTimeField(null=True, blank=True)
+    readout_count = models.PositiveIntegerField(default=0)
+    last_step_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    failure_code = models.CharField(max_length=32, blank=True)
+    # The signed opening record (开标记录), published once closed.
+    record = models.JSONField(null=True, blank=True)
+    record_signature = models.CharField(max_length=128, blank=True)
+    record_key_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("开标")
+        verbose_name_plural = _("开标")
+
+    def __str__(self):
+        return f"opening of {self.section_id}: {self.state}"
+
+    @property
+    def active(self) -> bool:
+        return self.state in (self.State.CHECKIN, self.State.DECRYPTING, self.State.READOUT)
+
+
+class CeremonyTransition(models.Model):
+    ceremony = models.ForeignKey(OpeningCeremony, on_delete=models.PROTECT, related_name="transitions")
+    from_state = models.CharField(max_length=12)
+    to_state = models.CharField(max_length=12)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=200, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"{self.ceremony_id}: {self.from_state} -> {self.to_state}"
+
+
+class PresentedShare(models.Model):
+    """A custodian presented its share. Below the quorum the share waits here, wrapped; at the quorum it is erased."""
+
+    ceremony = models.ForeignKey(OpeningCeremony, on_delete=models.PROTECT, related_name="presented_shares")
+    key_share = models.ForeignKey(KeyShare, on_delete=models.PROTECT, related_name="+")
+    custodian = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    wrapped = models.TextField(blank=True)
+    presented_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ceremony", "key_share"], name="share_presented_once")]
+
+    def __str__(self):
+        return f"share {self.key_share_id} at {self.ceremony_id}"
+
+
+class CheckIn(models.Model):
+    ceremony = models.ForeignKey(OpeningCeremony, on_delete=models.PROTECT, related_name="checkins")
+    registration = models.ForeignKey(Registration, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["ceremony", "registration"], name="checkin_once")]
+
+    def __str__(self):
+        return f"check-in {self.registration_id} at {self.ceremony_id}"
+
+
+class OpeningObjection(models.Model):
+    """An objection raised at the opening (异议) and staff's answer on the spot (OPEN-OBJECTION)."""
+
+    ceremony = models.ForeignKey(OpeningCeremony, on_delete=models.PROTECT, related_name="objections")
+    registration = models.ForeignKey(Registration, on_delete=models.PROTECT, related_name="+")
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    raised_at = models.DateTimeField(auto_now_add=True)
+    answer = models.TextField(blank=True)
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["raised_at", "pk"]
+
+    def __str__(self):
+        return f"objection {self.pk} at {self.ceremony_id}"

@@ -201,3 +201,34 @@ def stream_event_view(event: dict, *, own_codes: frozenset[str] = frozenset()) -
         if bidders:
             view["bidders"] = bidders
     return view
+
+
+# Openings (开标). Staff run them; a custodian presents its own share; a bidder checks in, unlocks its own
+# bid and raises objections; anyone who may see the section watches. Read-out lines are public once read.
+def can_run_opening(user, section: Section) -> bool:
+    return role_of(user) == Role.STAFF
+
+
+def can_present_share(user, section: Section) -> bool:
+    if user is None or not user.is_authenticated or not getattr(user, "is_key_custodian", False):
+        return False
+    from bidding.models import KeyShare
+
+    return KeyShare.objects.filter(opening_key__section=section, custodian=user).exists()
+
+
+def opening_registration(user, section: Section):
+    """The viewer's own registration in the section (a bidder at its opening), else None."""
+    if role_of(user) != Role.BIDDER or not user.organization_id:
+        return None
+    return section.registrations.filter(organization_id=user.organization_id).first()
+
+
+def can_read_opening_record(user, section: Section) -> bool:
+    ceremony = getattr(section, "opening_ceremony", None)
+    return ceremony is not None and ceremony.record is not None and can_view_section(user, section)
+
+
+def opening_line_visible(user, bid_opening) -> bool:
+    """A bid's read-out line (name, price, main fields, or why it failed): public from its read-out on."""
+    return bid_opening.read_out_at is not None

@@ -133,6 +133,10 @@ CELERY_BEAT_SCHEDULE = {
     "escrow-refund-scan": {"task": "escrow.tasks.refund_scan", "schedule": timedelta(minutes=10)},
     "escrow-reconciliation": {"task": "escrow.tasks.reconciliation_task", "schedule": timedelta(days=1)},
     "escrow-sim-deliver": {"task": "escrow.tasks.sim_deliver", "schedule": timedelta(seconds=30)},
+    "opening-watchdog": {
+        "task": "bidding.tasks.opening_watchdog_task",
+        "schedule": timedelta(seconds=env.float("OPENING_WATCHDOG_SECONDS", default=30)),
+    },
 }
 # Deposits: the payment provider ("sim": the built-in simulator) and where the simulator posts
 # its notifications (empty: handed over in-process, the embedded default).
@@ -173,6 +177,11 @@ STORAGES = {
 # Sealed bids: partial uploads go to this directory (a shared volume when several machines serve uploads).
 UPLOAD_TEMP_DIR = env.path("UPLOAD_TEMP_DIR", default=BASE_DIR / "var" / "uploads")
 OPENING_KEY_THRESHOLD = env.int("OPENING_KEY_THRESHOLD", default=2)
+# Openings: the decryption window, the pause between read-out lines, when a decryption task counts as lost.
+OPENING_DECRYPT_MINUTES = env.int("OPENING_DECRYPT_MINUTES", default=60)
+OPENING_READOUT_SECONDS = env.float("OPENING_READOUT_SECONDS", default=3)
+OPENING_TASK_STALL_SECONDS = env.int("OPENING_TASK_STALL_SECONDS", default=300)
+OPENING_CHUNK_PAUSE = env.float("OPENING_CHUNK_PAUSE", default=0)  # crash tests only: slow decryption down
 MAX_ENVELOPE_SIZE = env.int("MAX_ENVELOPE_SIZE", default=2 * 1024**3)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

@@ -26,6 +26,20 @@ class AuditEvent(IntEnum):
     BID_REPLACED = 205
     BIDS_SEALED_ROOT = 206
     OPENING_KEY_GENERATED = 210
+    OPENING_STARTED = 220
+    OPENING_FAILED = 221
+    OPENING_CHECKIN = 222
+    OPENING_DECRYPTION_BEGUN = 223
+    OPENING_SHARE_PRESENTED = 224
+    OPENING_QUORUM = 225
+    OPENING_BIDDER_UNLOCKED = 226
+    BID_OPENED = 227
+    BID_OPEN_FAILED = 228
+    OPENING_READOUT = 229
+    OPENING_OBJECTION = 230
+    OPENING_OBJECTION_ANSWERED = 231
+    OPENING_RECORD = 232
+    OPENING_TRANSITION = 233
     # 3xx escrow
     DEPOSIT_PAID = 301
     DEPOSIT_REFUNDED = 302
@@ -59,6 +73,10 @@ BIDDER_PRIVATE_EVENTS = frozenset(
         AuditEvent.DEPOSIT_REFUND_OVERDUE,
         AuditEvent.DEPOSIT_LOOKED_UP,
         AuditEvent.DEPOSIT_INTEREST,
+        # The opening's own acts by a bidder name it by its account until the bids are opened.
+        AuditEvent.OPENING_CHECKIN,
+        AuditEvent.OPENING_BIDDER_UNLOCKED,
+        AuditEvent.OPENING_OBJECTION,
     }
 )
 
