@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "bidding",
     "escrow",
     "livestream",
+    "bidding.evaluation",
 ]
 
 MIDDLEWARE = [
