@@ -11,6 +11,7 @@
 
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
 
 CENT = Decimal("0.01")
 
@@ -80,7 +81,7 @@ def tally(*, method: str, price_points: int, criteria: list[dict], bids: list[Bi
         order = sorted(valid, key=lambda r: (r.price_fen, r.readout_order))
     for rank, row in enumerate(order, start=1):
         row.rank = rank
-    for before, after in zip(order, order[1:], strict=False):
+    for before, after in pairwise(order):
         if method == "comprehensive" and before.score != after.score:
             continue
         if before.price_fen != after.price_fen:
