@@ -80,16 +80,21 @@ def _ooxml_metadata(fileobj) -> dict:
     with zipfile.ZipFile(fileobj) as package:
         names = set(package.namelist())
         if "docProps/core.xml" in names:
-            core = _parse(package.read("docProps/core.xml")[:MAX_PROPS])
+            core = _parse(_member(package, "docProps/core.xml"))
             found["author"] = core.findtext("dc:creator", namespaces=_NS)
             found["last_modified_by"] = core.findtext("cp:lastModifiedBy", namespaces=_NS)
         if "docProps/app.xml" in names:
-            app = _parse(package.read("docProps/app.xml")[:MAX_PROPS])
+            app = _parse(_member(package, "docProps/app.xml"))
             found["application"] = " ".join(
                 filter(None, [app.findtext("ep:Application", namespaces=_NS), app.findtext("ep:AppVersion", namespaces=_NS)])
             )
             found["company"] = app.findtext("ep:Company", namespaces=_NS)
     return {k: v.strip() for k, v in found.items() if v and v.strip()}
+
+
+def _member(package, name: str) -> bytes:
+    with package.open(name) as member:  # read a capped amount: a compressed bomb stays unexpanded
+        return member.read(MAX_PROPS)
 
 
 def _parse(data: bytes):

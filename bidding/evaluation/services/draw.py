@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from bidding.evaluation import draw as pure
 from bidding.evaluation.models import CommitteeMember, Expert, ExpertDraw, ServiceRecord
+from bidding.evaluation.tasks import collusion_scan_task
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append
 from trading.errors import NotAllowed, RuleViolation, TransitionError
@@ -261,6 +262,8 @@ def session_start(*, actor, draw: ExpertDraw) -> ExpertDraw:
             )
         if locked.section.state == SectionState.OPENED:
             section_transition(section=locked.section, to_state=SectionState.EVALUATING, actor=actor, reason="evaluation session")
+        # COLLUSION-40: the committee finds the flags waiting when it opens its workspace.
+        transaction.on_commit(lambda: collusion_scan_task.delay(locked.section_id))
     return locked
 
 
