@@ -4,6 +4,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from pypdf import PdfReader
 
@@ -91,7 +92,7 @@ def test_CAND_MAX_3_at_most_three_ranked_candidates(reported):
     candidates = list(reported.candidates.all())
     assert [c.rank for c in candidates] == [1, 2, 3]
     assert len(reported.document["ranking"]) == 5
-    with pytest.raises(Exception):  # the database refuses a fourth too
+    with pytest.raises(IntegrityError), transaction.atomic():  # the database refuses a fourth too
         Candidate.objects.create(report=reported, opening=candidates[0].opening, rank=4, price_fen=1)
 
 
