@@ -232,3 +232,86 @@ def can_read_opening_record(user, section: Section) -> bool:
 def opening_line_visible(user, bid_opening) -> bool:
     """A bid's read-out line (name, price, main fields, or why it failed): public from its read-out on."""
     return bid_opening.read_out_at is not None
+
+
+# Evaluation (bidding.evaluation). EVAL-SECRET: who sits on a committee is sealed until its session
+# starts; then the officials and the committee itself see the names; everyone else once results are out.
+RESULT_STATES = {SectionState.PUBLICIZING, SectionState.AWARDED, SectionState.CONTRACTED, SectionState.CLOSED}
+
+
+def can_manage_experts(user) -> bool:
+    return role_of(user) == Role.STAFF
+
+
+def can_run_draw(user, section: Section) -> bool:
+    """Staff draw, never the tenderer (EVAL-RANDOM: nobody may name the experts), and only after opening,
+    because excluding the bidders' employees before then would tell who bid (SECRET-BIDDERS)."""
+    return role_of(user) == Role.STAFF and identities_revealed(section)
+
+
+def results_public(section: Section) -> bool:
+    state = section.suspended_from if section.state == SectionState.SUSPENDED else section.state
+    return state in RESULT_STATES
+
+
+def sitting_member(user, draw):
+    """The viewer's accepted seat on this committee, if any."""
+    if draw is None or role_of(user) != Role.EXPERT:
+        return None
+    return draw.members.filter(expert__user=user, status="accepted").select_related("expert").first()
+
+
+def committee_names_visible(user, draw) -> bool:
+    if draw is None or draw.session_started_at is None:
+        return False
+    if role_of(user) in OFFICIAL_ROLES or sitting_member(user, draw) is not None:
+        return True
+    return results_public(draw.section)
+
+
+def can_view_draw_record(user, section: Section) -> bool:
+    """The commitment, candidate codes, rules and (once revealed) the seed: public, so anyone can re-check."""
+    return identities_revealed(section) and can_view_section(user, section)
+
+
+def can_evaluate(user, draw) -> bool:
+    return draw is not None and draw.status == "in_session" and sitting_member(user, draw) is not None
+
+
+def scores_visible(user, draw, *, all_in: bool) -> bool:
+    """Nobody sees another expert's scores before every one is in; then the committee and officials,
+    and the tenderer's side once the results are out."""
+    if draw is None or not all_in:
+        return False
+    if role_of(user) in OFFICIAL_ROLES or sitting_member(user, draw) is not None:
+        return True
+    return results_public(draw.section) and manages(user, draw.section)
+
+
+def collusion_flags_visible(user, section: Section, draw=None) -> bool:
+    """COLLUSION-40 flags: for the supervisors after opening, and the committee in session."""
+    if not identities_revealed(section):
+        return False
+    return can_supervise(user) or (draw is not None and sitting_member(user, draw) is not None)
+
+
+def can_read_opened_parts(user, draw) -> bool:
+    return can_evaluate(user, draw)
+
+
+def report_visible(user, section: Section, draw=None) -> bool:
+    if role_of(user) in OFFICIAL_ROLES or (draw is not None and sitting_member(user, draw) is not None):
+        return True
+    return results_public(section) and manages(user, section)
+
+
+def can_raise_candidate_objection(user, section: Section) -> bool:
+    """A bidder of the section (or anyone interested) objects to the candidates during publicity."""
+    if section.state != SectionState.PUBLICIZING or role_of(user) != Role.BIDDER or not user.organization_id:
+        return False
+    return section.registrations.filter(organization_id=user.organization_id).exists()
+
+
+def can_decide_award(user, section: Section) -> bool:
+    """The tenderer's side answers objections, awards and records the contract; staff may record for it."""
+    return manages(user, section) or role_of(user) == Role.STAFF

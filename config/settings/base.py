@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "bidding",
     "escrow",
     "livestream",
+    "bidding.evaluation",
 ]
 
 MIDDLEWARE = [
@@ -137,6 +138,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "bidding.tasks.opening_watchdog_task",
         "schedule": timedelta(seconds=env.float("OPENING_WATCHDOG_SECONDS", default=30)),
     },
+    "evaluation-contracts-overdue": {"task": "bidding.evaluation.tasks.contracts_overdue_task", "schedule": timedelta(hours=6)},
 }
 # Deposits: the payment provider ("sim": the built-in simulator) and where the simulator posts
 # its notifications (empty: handed over in-process, the embedded default).

@@ -1,0 +1,106 @@
+"""Evaluation API: one view per operation; reads through selectors, writes through services."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bidding.evaluation import selectors
+from bidding.evaluation.services.scoring import scores_submit
+from trading import selectors as trading_selectors
+from trading.errors import NotAllowed
+
+
+class SeatOut(serializers.Serializer):
+    seat = serializers.IntegerField()
+    specialty = serializers.CharField()
+    source = serializers.CharField()
+    status = serializers.CharField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class DrawRecordOut(serializers.Serializer):
+    """The published draw: enough for anyone to re-run it once the seed is revealed."""
+
+    status = serializers.CharField(source="draw.status")
+    size = serializers.IntegerField(source="draw.size")
+    rules = serializers.JSONField(source="draw.rules")
+    candidates = serializers.JSONField(source="draw.candidates")
+    candidates_digest = serializers.CharField(source="draw.candidates_digest")
+    commitment = serializers.CharField(source="draw.commitment")
+    seed = serializers.CharField()
+    replacements = serializers.SerializerMethodField()
+    seats = SeatOut(many=True)
+
+    def get_replacements(self, record) -> list:
+        return record.draw.replacements if record.seed else []
+
+
+class DrawRecord(APIView):
+    @extend_schema(responses=DrawRecordOut)
+    def get(self, request, public_id):
+        section = trading_selectors.section_get(user=request.user, public_id=public_id)
+        record = selectors.draw_record(user=request.user, section=section)
+        if record is None:
+            raise NotAllowed("EVAL-NO-DRAW", "no draw yet")
+        return Response(DrawRecordOut(record).data)
+
+
+class MySeats(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    class SeatMine(serializers.Serializer):
+        id = serializers.IntegerField()
+        section = serializers.CharField(source="draw.section.public_id")
+        seat = serializers.IntegerField()
+        status = serializers.CharField()
+        session_started = serializers.SerializerMethodField()
+
+        def get_session_started(self, member) -> bool:
+            return member.draw.session_started_at is not None
+
+    @extend_schema(responses=SeatMine(many=True))
+    def get(self, request):
+        return Response(self.SeatMine(selectors.my_seats(user=request.user).order_by("-invited_at"), many=True).data)
+
+
+class ScoresSubmit(APIView):
+    """An expert's scores for every valid bid, signed by the platform once accepted."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    class ScoresIn(serializers.Serializer):
+        scores = serializers.DictField(child=serializers.DictField())
+        rejections = serializers.DictField(child=serializers.DictField(), required=False, default=dict)
+        dissent = serializers.CharField(required=False, allow_blank=True, default="")
+
+    class SubmissionOut(serializers.Serializer):
+        seat = serializers.IntegerField(source="member.seat")
+        canonical_sha256 = serializers.CharField()
+        signature = serializers.CharField()
+        key_id = serializers.CharField()
+        submitted_at = serializers.DateTimeField()
+
+    @extend_schema(request=ScoresIn, responses={201: SubmissionOut})
+    def post(self, request, public_id):
+        section = trading_selectors.section_get(user=request.user, public_id=public_id)
+        data = self.ScoresIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        submission = scores_submit(user=request.user, draw=selectors.draw_of(section), **data.validated_data)
+        return Response(self.SubmissionOut(submission).data, status=status.HTTP_201_CREATED)
+
+
+class CollusionFlags(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    class FlagOut(serializers.Serializer):
+        kind = serializers.CharField()
+        bidder_codes = serializers.ListField(child=serializers.CharField())
+        evidence = serializers.JSONField()
+        found_at = serializers.DateTimeField()
+
+    @extend_schema(responses=FlagOut(many=True))
+    def get(self, request, public_id):
+        section = trading_selectors.section_get(user=request.user, public_id=public_id)
+        return Response(self.FlagOut(selectors.flags_list(user=request.user, section=section), many=True).data)

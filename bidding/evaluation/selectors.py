@@ -1,0 +1,133 @@
+"""Evaluation reads, each through the visibility policy (trading.policy decides; nothing here does)."""
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from bidding.evaluation.models import (
+    Award,
+    CollusionFlag,
+    CommitteeMember,
+    Expert,
+    ExpertDraw,
+    Objection,
+    ScoreSubmission,
+)
+from bidding.evaluation.services.scoring import all_scores_in, valid_openings
+from bidding.models import OpenedPart
+from trading import policy
+from trading.errors import NotAllowed
+
+
+def draw_of(section) -> ExpertDraw | None:
+    return ExpertDraw.objects.filter(section=section).select_related("section__project").first()
+
+
+@dataclass(frozen=True)
+class SeatView:
+    seat: int
+    specialty: str
+    source: str
+    status: str
+    status_label: str
+    code: str  # the expert's pool code once the seed is revealed, else ""
+    name: str  # once names are unsealed for this viewer (EVAL-SECRET), else ""
+    employer: str
+
+
+@dataclass(frozen=True)
+class DrawRecord:
+    draw: ExpertDraw
+    seed: str  # "" until revealed
+    seats: list[SeatView]
+    names_visible: bool
+
+
+def draw_record(*, user, section) -> DrawRecord | None:
+    """The published record of the draw: commitment, rules, candidate codes, the seed once revealed.
+
+    Before the session the seats show only their number and status (EVAL-SECRET): nobody, staff
+    included, learns who was drawn; each expert sees its own invitation in its workspace.
+    """
+    if not policy.can_view_draw_record(user, section):
+        raise NotAllowed("NOT-ALLOWED", _("开标后公布专家抽取记录。"))
+    draw = draw_of(section)
+    if draw is None:
+        return None
+    names = policy.committee_names_visible(user, draw)
+    revealed = draw.revealed_at is not None
+    seats = [
+        SeatView(
+            seat=m.seat,
+            specialty=m.specialty,
+            source=m.source,
+            status=m.status,
+            status_label=m.get_status_display(),
+            code=m.expert.code if revealed else "",
+            name=m.expert.name if names else "",
+            employer=m.expert.employer.name if names else "",
+        )
+        for m in draw.members.select_related("expert__employer").order_by("seat", "invited_at", "pk")
+    ]
+    return DrawRecord(draw=draw, seed=draw.seed if revealed else "", seats=seats, names_visible=names)
+
+
+def experts_list(*, user) -> QuerySet:
+    if not policy.can_manage_experts(user):
+        raise NotAllowed("NOT-ALLOWED", _("只有交易中心可以管理专家库。"))
+    return Expert.objects.select_related("employer").prefetch_related("specialties")
+
+
+def my_seats(*, user) -> QuerySet:
+    """An expert's own invitations and seats: the only place a drawn name is known before the session."""
+    if policy.role_of(user) != "expert":
+        return CommitteeMember.objects.none()
+    return CommitteeMember.objects.filter(expert__user=user).select_related("draw__section__project", "expert")
+
+
+def my_seat(*, user, section) -> CommitteeMember | None:
+    return my_seats(user=user).filter(draw__section=section).exclude(status="declined").first()
+
+
+def submissions_list(*, user, draw) -> list[ScoreSubmission]:
+    """Every expert's scores: hidden from everyone, the committee included, until all are in."""
+    if not policy.scores_visible(user, draw, all_in=all_scores_in(draw)):
+        raise NotAllowed("EVAL-INDEPENDENT", _("全部专家提交评分之前，任何人不能查看他人的评分。"))
+    return list(ScoreSubmission.objects.filter(member__draw=draw).select_related("member__expert").order_by("member__seat"))
+
+
+def own_submission(*, user, draw) -> ScoreSubmission | None:
+    member = policy.sitting_member(user, draw)
+    return getattr(member, "submission", None) if member else None
+
+
+def flags_list(*, user, section) -> list[CollusionFlag]:
+    if not policy.collusion_flags_visible(user, section, draw_of(section)):
+        raise NotAllowed("NOT-ALLOWED", _("串通投标预警仅供评标委员会和监督部门查看。"))
+    return list(CollusionFlag.objects.filter(section=section))
+
+
+def bids_for_committee(*, user, draw):
+    """The valid bids and their decrypted parts, for the committee in session."""
+    if not policy.can_read_opened_parts(user, draw):
+        raise NotAllowed("NOT-ALLOWED", _("投标文件仅供评标委员会在评标期间查阅。"))
+    openings = valid_openings(draw.section)
+    parts = {}
+    for part in OpenedPart.objects.filter(opening__in=openings):
+        parts.setdefault(part.opening_id, []).append(part)
+    return [(o, parts.get(o.pk, [])) for o in openings]
+
+
+def objections_list(*, user, section) -> QuerySet:
+    """The tenderer's side and officials see every objection; a bidder its own."""
+    queryset = Objection.objects.filter(section=section)
+    if policy.can_decide_award(user, section) or policy.role_of(user) in policy.OFFICIAL_ROLES:
+        return queryset
+    if policy.role_of(user) == "bidder":
+        return queryset.filter(raised_by=user)
+    return queryset.none()
+
+
+def award_of(section) -> Award | None:
+    return Award.objects.filter(section=section).select_related("candidate__opening__bid__registration__organization").first()

@@ -1,0 +1,278 @@
+"""The expert draw (专家抽取): commit, draw, replace declines, start the session, reveal the seed.
+
+EVAL-SIZE, EVAL-RANDOM, EVAL-CONFLICT, EVAL-SECRET. The committee is a pure function of what is
+published (bidding.evaluation.draw); these services only gather its inputs and record each step.
+"""
+
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from bidding.evaluation import draw as pure
+from bidding.evaluation.models import CommitteeMember, Expert, ExpertDraw, ServiceRecord
+from bidding.evaluation.tasks import collusion_scan_task
+from trading.audit.events import AuditEvent
+from trading.audit.log import audit_append
+from trading.errors import NotAllowed, RuleViolation, TransitionError
+from trading.models import Organization, Section, SectionState
+from trading.services.lifecycle import section_transition
+from trading.services.locks import lock_section
+
+DRAWABLE_STATES = {SectionState.OPENED, SectionState.EVALUATING}
+
+
+def recent_service_days() -> int:
+    return getattr(settings, "EVALUATION_RECENT_SERVICE_DAYS", 180)
+
+
+def lock_draw(pk: int) -> ExpertDraw:
+    return ExpertDraw.objects.select_for_update(of=("self",)).select_related("section__project").get(pk=pk)
+
+
+def conflicted_organizations(section: Section) -> set[int]:
+    """The tenderer, the agency, every bidder of the section, and whoever controls or is controlled by a bidder."""
+    project = section.project
+    bidders = set(section.registrations.values_list("organization_id", flat=True))
+    related = set(
+        Organization.objects.filter(Q(controls__in=bidders) | Q(controlled_by__in=bidders)).values_list("pk", flat=True)
+    )
+    return {project.tenderer_id, project.agency_id, *bidders, *related} - {None}
+
+
+def expert_conflicts(*, expert: Expert, section: Section, now=None) -> list[str]:
+    """EVAL-CONFLICT: why this expert may not sit on this section (empty: no conflict)."""
+    now = now or timezone.now()
+    reasons = []
+    project = section.project
+    if expert.employer_id == project.tenderer_id:
+        reasons.append("employed-by-tenderer")
+    if project.agency_id and expert.employer_id == project.agency_id:
+        reasons.append("employed-by-agency")
+    if expert.employer_id in conflicted_organizations(section) - {project.tenderer_id, project.agency_id}:
+        reasons.append("employed-by-bidder")
+    since = now - timedelta(days=recent_service_days())
+    recent = ServiceRecord.objects.filter(expert=expert, tenderer_id=project.tenderer_id, served_at__gte=since)
+    if recent.exclude(section=section).exists():
+        reasons.append("recent-service")
+    return reasons
+
+
+def eligible_experts(*, section: Section, specialties: set[str], remote: bool, exclude=(), now=None) -> list[Expert]:
+    """The draw's candidate list: active, available, of a wanted specialty, without a conflict (and from elsewhere if remote)."""
+    now = now or timezone.now()
+    since = now - timedelta(days=recent_service_days())
+    served = ServiceRecord.objects.filter(tenderer_id=section.project.tenderer_id, served_at__gte=since).exclude(section=section)
+    experts = (
+        Expert.objects.filter(status=Expert.Status.ACTIVE, available=True, specialties__code__in=specialties)
+        .filter(Q(unavailable_until__isnull=True) | Q(unavailable_until__lt=timezone.localdate(now)))
+        .exclude(employer_id__in=conflicted_organizations(section))
+        .exclude(pk__in=served.values("expert_id"))
+        .exclude(pk__in=[e.pk for e in exclude])
+        .distinct()
+        .prefetch_related("specialties")
+        .order_by("code")
+    )
+    if remote:
+        experts = experts.exclude(region=section.project.region)
+    return list(experts)
+
+
+def check_rules(*, size: int, quotas: list[tuple[str, int]], representatives: int) -> None:
+    if size < 5 or size % 2 == 0:
+        raise RuleViolation("EVAL-SIZE", _("评标委员会成员人数应为5人以上单数。"), fields={"size": size})
+    # Technical and economic experts at least 2/3: the tenderer's representatives at most 1/3.
+    if representatives * 3 > size:
+        raise RuleViolation(
+            "EVAL-SIZE", _("招标人代表不得超过评标委员会成员总数的三分之一。"), fields={"representatives": representatives}
+        )
+    if any(count < 1 for _code, count in quotas) or sum(c for _s, c in quotas) + representatives != size:
+        raise RuleViolation("EVAL-SIZE", _("各专业抽取人数与招标人代表之和应等于委员会人数。"), fields={"quotas": quotas})
+
+
+def draw_commit(
+    *,
+    actor,
+    section: Section,
+    size: int,
+    quotas: list[tuple[str, int]],
+    remote: bool = False,
+    representatives: list[Expert] = (),
+) -> ExpertDraw:
+    """Fix the rules and the candidate list, and publish the commitment to a fresh seed; nothing is drawn yet."""
+    quotas = [(str(code), int(count)) for code, count in quotas]
+    check_rules(size=size, quotas=quotas, representatives=len(representatives))
+    with transaction.atomic():
+        locked = lock_section(section.pk)
+        if locked.state not in DRAWABLE_STATES or locked.opened_at is None:
+            raise TransitionError("EVAL-NOT-OPENED", _("开标完成后方可抽取评标专家。"), fields={"state": locked.state})
+        if ExpertDraw.objects.filter(section=locked).exists():
+            raise TransitionError("EVAL-DRAW-EXISTS", _("本标段已抽取过评标专家，抽取不能重做。"))
+        for expert in representatives:
+            if expert.employer_id != locked.project.tenderer_id:
+                raise RuleViolation("EVAL-CONFLICT", _("招标人代表须为招标人的人员。"), fields={"expert": expert.code})
+        candidates = eligible_experts(
+            section=locked, specialties={code for code, _n in quotas}, remote=remote, exclude=representatives
+        )
+        wanted = {code for code, _n in quotas}
+        published = [
+            {"code": e.code, "specialties": sorted(s.code for s in e.specialties.all() if s.code in wanted)} for e in candidates
+        ]
+        rules = {
+            "version": pure.DRAW_VERSION,
+            "section": locked.public_id,
+            "size": size,
+            "quotas": [list(q) for q in quotas],
+            "representatives": len(representatives),
+            "remote": remote,
+            "excluded_region": locked.project.region if remote else "",
+            "recent_service_days": recent_service_days(),
+        }
+        seed = secrets.token_hex(32)
+        draw = ExpertDraw.objects.create(
+            section=locked,
+            size=size,
+            remote=remote,
+            rules=rules,
+            candidates=published,
+            candidates_digest=pure.digest(published),
+            commitment=pure.commitment_of(seed),
+            seed=seed,
+            created_by=actor,
+        )
+        seat = sum(c for _s, c in quotas)
+        for expert in representatives:
+            seat += 1
+            CommitteeMember.objects.create(draw=draw, expert=expert, seat=seat, source=CommitteeMember.Source.REPRESENTATIVE)
+        audit_append(
+            event=AuditEvent.DRAW_COMMITTED,
+            actor=actor,
+            section=locked,
+            data={"commitment": draw.commitment, "candidates_digest": draw.candidates_digest, "rules": rules},
+        )
+    return draw
+
+
+def draw_make(*, actor, draw: ExpertDraw) -> ExpertDraw:
+    """Draw the seats from the committed seed; the invited experts are told, nobody else learns who."""
+    with transaction.atomic():
+        locked = lock_draw(draw.pk)
+        if locked.status != ExpertDraw.Status.COMMITTED:
+            raise TransitionError("TRANSITION", _("抽取已完成。"), fields={"status": locked.status})
+        try:
+            seats = pure.draw_committee(seed_hex=locked.seed, candidates=locked.candidates, rules=locked.rules)
+        except pure.PoolExhausted as short:
+            raise RuleViolation(
+                "EVAL-POOL-SHORT", _("专家库中符合条件的专家不足（专业 %(code)s）。") % {"code": short.specialty}
+            ) from None
+        experts = {e.code: e for e in Expert.objects.filter(code__in=[s.code for s in seats])}
+        for seat in seats:
+            CommitteeMember.objects.create(draw=locked, expert=experts[seat.code], seat=seat.seat, specialty=seat.specialty)
+        locked.status, locked.drawn_at = ExpertDraw.Status.DRAWN, timezone.now()
+        locked.save(update_fields=["status", "drawn_at"])
+        # The seats are recorded by number only: the codes come out with the seed (EVAL-SECRET).
+        audit_append(event=AuditEvent.DRAW_MADE, actor=actor, section=locked.section, data={"seats": len(seats)})
+    return locked
+
+
+def _replace(locked: ExpertDraw, member: CommitteeMember, reason: str) -> CommitteeMember:
+    log = [*locked.replacements, {"seat": member.seat, "code": member.expert.code, "reason": reason}]
+    try:
+        seats = pure.draw_committee(seed_hex=locked.seed, candidates=locked.candidates, rules=locked.rules, replacements=log)
+    except pure.PoolExhausted as short:
+        raise RuleViolation(
+            "EVAL-POOL-SHORT", _("专家库中符合条件的专家不足（专业 %(code)s）。") % {"code": short.specialty}
+        ) from None
+    new = next(s for s in seats if s.seat == member.seat)
+    locked.replacements = log
+    locked.save(update_fields=["replacements"])
+    replacement = CommitteeMember.objects.create(
+        draw=locked, expert=Expert.objects.get(code=new.code), seat=new.seat, specialty=new.specialty
+    )
+    audit_append(event=AuditEvent.DRAW_REPLACEMENT, section=locked.section, data={"seat": member.seat, "reason": reason})
+    return replacement
+
+
+def member_respond(*, user, member: CommitteeMember, accept: bool, reason: str = "") -> CommitteeMember:
+    """The invited expert accepts or declines; a decline is replaced by the next draw from the same seed."""
+    with transaction.atomic():
+        locked_draw = lock_draw(member.draw_id)
+        locked = CommitteeMember.objects.select_for_update(of=("self",)).select_related("expert").get(pk=member.pk)
+        if locked.expert.user_id != getattr(user, "pk", None):
+            raise NotAllowed("NOT-ALLOWED", _("只有受邀专家本人可以答复。"))
+        if locked.status != CommitteeMember.Status.INVITED or locked_draw.status != ExpertDraw.Status.DRAWN:
+            raise TransitionError("TRANSITION", _("该邀请已答复。"), fields={"status": locked.status})
+        if not accept and not reason.strip():
+            raise RuleViolation("EVAL-DECLINE-REASON", _("拒绝参加须说明理由。"), fields={"reason": ""})
+        locked.status = CommitteeMember.Status.ACCEPTED if accept else CommitteeMember.Status.DECLINED
+        locked.reason, locked.responded_at = reason.strip(), timezone.now()
+        locked.save(update_fields=["status", "reason", "responded_at"])
+        audit_append(
+            event=AuditEvent.EXPERT_RESPONDED,
+            actor=user,
+            section=locked_draw.section,
+            data={"seat": locked.seat, "accept": accept},
+        )
+        if not accept:
+            _replace(locked_draw, locked, "declined")
+    return locked
+
+
+def session_start(*, actor, draw: ExpertDraw) -> ExpertDraw:
+    """Every seat accepted: conflicts are checked again (recusals replaced), the names unsealed to the
+    committee and officials, the seed revealed, and the section moves to evaluating."""
+    with transaction.atomic():
+        locked = lock_draw(draw.pk)
+        if locked.status != ExpertDraw.Status.DRAWN:
+            raise TransitionError("TRANSITION", _("评标尚不能开始。"), fields={"status": locked.status})
+        sitting = list(locked.members.filter(status__in=["invited", "accepted"]).select_related("expert"))
+        recused = 0
+        for member in sitting:
+            if member.source == CommitteeMember.Source.DRAWN and expert_conflicts(expert=member.expert, section=locked.section):
+                member.status, member.reason = CommitteeMember.Status.RECUSED, "EVAL-CONFLICT"
+                member.responded_at = timezone.now()
+                member.save(update_fields=["status", "reason", "responded_at"])
+                audit_append(event=AuditEvent.EXPERT_RECUSED, actor=actor, section=locked.section, data={"seat": member.seat})
+                _replace(locked, member, "recused")
+                recused += 1
+        if recused:
+            return locked  # the replacements are invited: the session starts once they accept
+        if locked.members.filter(status="accepted").count() != locked.size:
+            raise TransitionError("EVAL-SEATS-OPEN", _("尚有专家未确认参加，评标不能开始。"))
+        now = timezone.now()
+        locked.status, locked.session_started_at, locked.revealed_at = ExpertDraw.Status.IN_SESSION, now, now
+        locked.save(update_fields=["status", "session_started_at", "revealed_at"])
+        audit_append(
+            event=AuditEvent.DRAW_SEED_REVEALED,
+            actor=actor,
+            section=locked.section,
+            data={"seed": locked.seed, "commitment": locked.commitment, "replacements": locked.replacements},
+        )
+        audit_append(event=AuditEvent.EVALUATION_SESSION_STARTED, actor=actor, section=locked.section, data={})
+        for member in locked.members.filter(status="accepted"):
+            # Recent service for this tenderer keeps the expert out of its next draws (EVAL-CONFLICT).
+            ServiceRecord.objects.get_or_create(
+                expert_id=member.expert_id,
+                section=locked.section,
+                defaults={"tenderer_id": locked.section.project.tenderer_id, "served_at": now},
+            )
+        if locked.section.state == SectionState.OPENED:
+            section_transition(section=locked.section, to_state=SectionState.EVALUATING, actor=actor, reason="evaluation session")
+        # COLLUSION-40: the committee finds the flags waiting when it opens its workspace.
+        transaction.on_commit(lambda: collusion_scan_task.delay(locked.section_id))
+    return locked
+
+
+def draw_rerun(draw: ExpertDraw) -> list[pure.Seat]:
+    """Re-run a revealed draw from its published record alone (what the command does)."""
+    if draw.revealed_at is None:
+        raise TransitionError("EVAL-SECRET", _("种子尚未公开。"))
+    if pure.commitment_of(draw.seed) != draw.commitment:
+        raise RuleViolation("EVAL-RANDOM", _("公开的种子与事先公布的承诺不符。"))
+    if pure.digest(draw.candidates) != draw.candidates_digest:
+        raise RuleViolation("EVAL-RANDOM", _("候选名单与事先公布的摘要不符。"))
+    return pure.draw_committee(seed_hex=draw.seed, candidates=draw.candidates, rules=draw.rules, replacements=draw.replacements)

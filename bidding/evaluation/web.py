@@ -1,0 +1,306 @@
+"""Evaluation pages: the staff draw console and pool, the expert's workspace, the report, and the
+public draw record, candidates and result. Each POST calls one service; reads go through selectors."""
+
+from datetime import date
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from bidding.evaluation import selectors
+from bidding.evaluation.models import Candidate, EvaluationReport, Publicity, Specialty
+from bidding.evaluation.services import award as award_services
+from bidding.evaluation.services import draw as draw_services
+from bidding.evaluation.services.collusion import collusion_scan
+from bidding.evaluation.services.pool import experts_import_csv
+from bidding.evaluation.services.scoring import REJECT_GROUNDS, all_scores_in, scheme_of, scores_submit, valid_openings
+from trading import policy
+from trading import selectors as trading_selectors
+from trading.errors import DomainError, NotAllowed
+
+
+class DrawForm(forms.Form):
+    size = forms.IntegerField(label=gettext_lazy("委员会人数"), min_value=1, max_value=99, initial=5)
+    quotas = forms.CharField(
+        label=gettext_lazy("专业及人数"), initial="A01:3,A02:2", help_text=gettext_lazy("如 A01:3,A02:2（专业代码:人数）")
+    )
+    remote = forms.BooleanField(label=gettext_lazy("异地评标（仅抽取外地专家）"), required=False)
+
+    def clean_quotas(self):
+        try:
+            pairs = [item.split(":") for item in self.cleaned_data["quotas"].replace("，", ",").split(",") if item.strip()]
+            return [(code.strip(), int(count)) for code, count in pairs]
+        except ValueError:
+            raise forms.ValidationError(_("格式应为 专业代码:人数，以逗号分隔。")) from None
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=gettext_lazy("专家名单（CSV，UTF-8）"))
+
+
+class ContractForm(forms.Form):
+    signed_on = forms.DateField(label=gettext_lazy("签订日期"), initial=date.today)
+    amount_yuan = forms.DecimalField(label=gettext_lazy("合同金额（元）"), min_value=0, decimal_places=2)
+
+
+@login_required
+def experts_page(request):
+    """The pool (staff): list, and import from CSV with a report of the bad rows."""
+    experts = selectors.experts_list(user=request.user)
+    form = ImportForm(request.POST or None, request.FILES or None)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        text = form.cleaned_data["file"].read().decode("utf-8", errors="replace")
+        report = experts_import_csv(actor=request.user, text=text)
+    context = {
+        "experts": experts[:200],
+        "count": experts.count(),
+        "form": form,
+        "report": report,
+        "specialties": Specialty.objects.all(),
+    }
+    return render(request, "evaluation/experts.html", context)
+
+
+def _back(request, name, public_id):
+    return redirect(name, public_id=public_id)
+
+
+@login_required
+def draw_console(request, public_id):
+    """Staff: commit the draw, draw, watch the seats (numbers and statuses only until the session), start it,
+    then the scores, the flags, the report and the publicity."""
+    section = trading_selectors.section_get(user=request.user, public_id=public_id)
+    if not policy.can_run_draw(request.user, section):
+        raise NotAllowed("NOT-ALLOWED", _("开标后由交易中心工作人员抽取评标专家。"))
+    draw = selectors.draw_of(section)
+    if request.method == "POST":
+        try:
+            _console_action(request, section, draw)
+        except DomainError as error:
+            messages.error(request, f"{error.code}: {error.message}")
+        return _back(request, "evaluation-draw", public_id)
+    record = selectors.draw_record(user=request.user, section=section)
+    context = {
+        "section": section,
+        "record": record,
+        "form": DrawForm(),
+        "specialties": Specialty.objects.all(),
+        "scheme": scheme_of(section),
+        "all_in": bool(draw and all_scores_in(draw)),
+        "submitted": draw.members.filter(submission__isnull=False).count() if draw else 0,
+        "report": EvaluationReport.objects.filter(section=section).first(),
+        "publicity": Publicity.objects.filter(section=section).first(),
+        "flags": selectors.flags_list(user=request.user, section=section) if policy.can_supervise(request.user) else None,
+    }
+    return render(request, "evaluation/draw_console.html", context)
+
+
+def _console_action(request, section, draw):
+    op = request.POST.get("op", "")
+    if op == "commit":
+        form = DrawForm(request.POST)
+        if not form.is_valid():
+            raise DomainError("INVALID", "; ".join(e for errors in form.errors.values() for e in errors))
+        draw_services.draw_commit(actor=request.user, section=section, **form.cleaned_data)
+        messages.success(request, _("已公布抽取承诺。"))
+        return
+    if draw is None:
+        raise DomainError("EVAL-NO-DRAW", _("尚未抽取。"))
+    if op == "make":
+        draw_services.draw_make(actor=request.user, draw=draw)
+        messages.success(request, _("已抽取，系统已通知被抽中的专家。"))
+    elif op == "start":
+        draw_services.session_start(actor=request.user, draw=draw)
+    elif op == "scan":
+        collusion_scan(section=section, actor=request.user)
+    elif op == "report":
+        award_services.report_make(actor=request.user, draw=draw)
+        messages.success(request, _("评标报告已生成。"))
+    elif op == "publicize":
+        award_services.publicity_start(actor=request.user, section=section)
+        messages.success(request, _("中标候选人已公示。"))
+    else:
+        raise DomainError("UNKNOWN-ACTION", _("未知操作。"))
+
+
+def draw_record_page(request, public_id):
+    """Public: the commitment, rules and candidate codes; the seed once revealed, for anyone to re-run."""
+    section = trading_selectors.section_get(user=request.user, public_id=public_id)
+    record = selectors.draw_record(user=request.user, section=section)
+    return render(request, "evaluation/draw_record.html", {"section": section, "record": record})
+
+
+@login_required
+def expert_workspace(request):
+    """The expert's own invitations: accept or decline; seats in session link to scoring."""
+    if request.method == "POST":
+        seat = selectors.my_seats(user=request.user).filter(pk=request.POST.get("member") or 0).first()
+        try:
+            if seat is None:
+                raise NotAllowed("NOT-ALLOWED", _("没有这项邀请。"))
+            accept = request.POST.get("op") == "accept"
+            draw_services.member_respond(user=request.user, member=seat, accept=accept, reason=request.POST.get("reason", ""))
+            messages.success(request, _("已确认参加。") if accept else _("已拒绝，系统将从同一种子补抽。"))
+        except DomainError as error:
+            messages.error(request, f"{error.code}: {error.message}")
+        return redirect("evaluation-expert")
+    seats = selectors.my_seats(user=request.user).order_by("-invited_at")
+    return render(request, "evaluation/expert_workspace.html", {"seats": seats})
+
+
+@login_required
+def expert_section(request, public_id):
+    """Scoring: the valid bids and their parts, the flags, one form per bid, submitted once and signed."""
+    section = trading_selectors.section_get(user=request.user, public_id=public_id)
+    draw = selectors.draw_of(section)
+    if not policy.can_evaluate(request.user, draw) and policy.sitting_member(request.user, draw) is None:
+        raise NotAllowed("NOT-ALLOWED", _("只有评标委员会成员可以进入评标。"))
+    scheme = scheme_of(section)
+    if request.method == "POST":
+        scores, rejections = {}, {}
+        for opening in valid_openings(section):
+            key = str(opening.pk)
+            if request.POST.get(f"reject-{key}"):
+                rejections[key] = {"code": request.POST.get(f"reject-{key}"), "reason": request.POST.get(f"reason-{key}", "")}
+            else:
+                scores[key] = {c["key"]: request.POST.get(f"score-{key}-{c['key']}", "") for c in scheme.criteria}
+        try:
+            scores_submit(
+                user=request.user, draw=draw, scores=scores, rejections=rejections, dissent=request.POST.get("dissent", "")
+            )
+            messages.success(request, _("评分已提交并签名。"))
+        except DomainError as error:
+            messages.error(request, f"{error.code}: {error.message}")
+        return redirect("evaluation-expert-section", public_id=public_id)
+    bids = selectors.bids_for_committee(user=request.user, draw=draw) if policy.can_evaluate(request.user, draw) else []
+    all_in = all_scores_in(draw)
+    context = {
+        "section": section,
+        "draw": draw,
+        "scheme": scheme,
+        "bids": [
+            {"opening": o, "parts": parts, "bidder": policy.bidder_label(request.user, o.bid.registration)} for o, parts in bids
+        ],
+        "grounds": REJECT_GROUNDS,
+        "own": selectors.own_submission(user=request.user, draw=draw),
+        "flags": selectors.flags_list(user=request.user, section=section)
+        if policy.collusion_flags_visible(request.user, section, draw)
+        else [],
+        "all_in": all_in,
+        "submissions": selectors.submissions_list(user=request.user, draw=draw) if all_in else [],
+    }
+    return render(request, "evaluation/expert_section.html", context)
+
+
+@login_required
+def expert_part(request, public_id):
+    """A decrypted part of a bid, for the committee in session (?id=)."""
+    section = trading_selectors.section_get(user=request.user, public_id=public_id)
+    draw = selectors.draw_of(section)
+    bids = selectors.bids_for_committee(user=request.user, draw=draw)
+    wanted = request.GET.get("id", "")
+    part = next((p for _o, parts in bids for p in parts if str(p.pk) == wanted), None)
+    if part is None:
+        raise Http404
+    return FileResponse(
+        part.file.open("rb"), as_attachment=True, filename=part.filename or part.name, content_type=part.content_type or None
+    )
+
+
+def _report(request, public_id):
+    section = trading_selectors.section_get(user=request.user, public_id=public_id)
+    report = EvaluationReport.objects.filter(section=section).first()
+    if not policy.report_visible(request.user, section, selectors.draw_of(section)) or report is None:
+        raise NotAllowed("NOT-ALLOWED", _("评标报告尚未生成，或您无权查看。"))
+    return section, report
+
+
+def report_page(request, public_id):
+    section, report = _report(request, public_id)
+    return render(request, "evaluation/report.html", {"section": section, "report": report, "doc": report.document})
+
+
+def report_pdf(request, public_id):
+    section, report = _report(request, public_id)
+    response = HttpResponse(report.pdf.read(), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="evaluation-report-{section.public_id}.pdf"'
+    return response
+
+
+def candidates_page(request, public_id):
+    """Public: the candidates during publicity, objections (bidders raise, the tenderer answers), the award."""
+    section = trading_selectors.section_get(user=request.user, public_id=public_id)
+    publicity = Publicity.objects.filter(section=section).select_related("announcement").first()
+    if publicity is None:
+        raise NotAllowed("NOT-PUBLICIZED", _("中标候选人尚未公示。"))
+    if request.method == "POST":
+        try:
+            _candidates_action(request, section)
+        except DomainError as error:
+            messages.error(request, f"{error.code}: {error.message}")
+        return redirect("evaluation-candidates", public_id=public_id)
+    report = EvaluationReport.objects.get(section=section)
+    context = {
+        "section": section,
+        "publicity": publicity,
+        "candidates": report.candidates.select_related("opening__bid__registration__organization"),
+        "objections": selectors.objections_list(user=request.user, section=section) if request.user.is_authenticated else [],
+        "may_object": policy.can_raise_candidate_objection(request.user, section),
+        "may_decide": request.user.is_authenticated and policy.can_decide_award(request.user, section),
+        "award": selectors.award_of(section),
+        "contract_form": ContractForm(),
+    }
+    return render(request, "evaluation/candidates.html", context)
+
+
+def _candidates_action(request, section):
+    if not request.user.is_authenticated:
+        raise NotAllowed("NOT-ALLOWED", _("请先登录。"))
+    op = request.POST.get("op", "")
+    if op == "object":
+        award_services.objection_raise(user=request.user, section=section, text=request.POST.get("text", ""))
+        messages.success(request, _("异议已提交。"))
+    elif op == "answer":
+        objection = (
+            selectors.objections_list(user=request.user, section=section).filter(pk=request.POST.get("objection") or 0).first()
+        )
+        if objection is None:
+            raise NotAllowed("NOT-ALLOWED", _("没有这项异议。"))
+        award_services.objection_answer(user=request.user, objection=objection, answer=request.POST.get("answer", ""))
+    elif op == "disqualify":
+        candidate = Candidate.objects.filter(report__section=section, pk=request.POST.get("candidate") or 0).first()
+        if candidate is None:
+            raise NotAllowed("NOT-ALLOWED", _("没有这名候选人。"))
+        award_services.candidate_disqualify(actor=request.user, candidate=candidate, reason=request.POST.get("reason", ""))
+    elif op == "award":
+        award_services.award_make(actor=request.user, section=section)
+        messages.success(request, _("已定标并发出中标通知书。"))
+    elif op == "contract":
+        form = ContractForm(request.POST)
+        if not form.is_valid():
+            raise DomainError("INVALID", _("请填写签订日期和合同金额。"))
+        award_services.contract_record(
+            actor=request.user,
+            section=section,
+            signed_on=form.cleaned_data["signed_on"],
+            amount_fen=int(form.cleaned_data["amount_yuan"] * 100),
+        )
+        messages.success(request, _("合同已登记，保证金将退还。"))
+    else:
+        raise DomainError("UNKNOWN-ACTION", _("未知操作。"))
+
+
+def result_page(request, public_id):
+    """Public: the result announcement and the award notice with its platform signature."""
+    section = trading_selectors.section_get(user=request.user, public_id=public_id)
+    award = selectors.award_of(section)
+    if award is None:
+        raise NotAllowed("NOT-AWARDED", _("尚未定标。"))
+    record = selectors.draw_record(user=request.user, section=section)
+    context = {"section": section, "award": award, "record": record}
+    return render(request, "evaluation/result.html", context)

@@ -1,0 +1,196 @@
+"""Report, candidates, publicity, objections, award, contract: CAND-MAX-3, CAND-PUBLICITY, AWARD-FIRST, CONTRACT-30D."""
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from pypdf import PdfReader
+
+from bidding.evaluation.models import Award, Candidate, ContractRecord, EvaluationReport, Publicity
+from bidding.evaluation.services.award import (
+    award_make,
+    award_notice_verify,
+    candidate_disqualify,
+    contract_record,
+    contracts_overdue,
+    objection_answer,
+    objection_raise,
+    publicity_start,
+    report_make,
+    report_verify,
+)
+from bidding.evaluation.services.draw import draw_commit
+from bidding.evaluation.services.scoring import scores_submit, valid_openings
+from escrow.models import Deposit
+from escrow.services.deposits import deposit_open
+from tests.escrow.conftest import pay
+from tests.evaluation.conftest import seat_all
+from tests.evaluation.factories import opened_section
+from trading.audit.events import AuditEvent
+from trading.audit.models import AuditEntry
+from trading.errors import RuleViolation, TransitionError
+from trading.models import Announcement, AnnouncementKind, Role, SectionState
+
+pytestmark = pytest.mark.django_db
+
+PRICES = [480_000_000, 452_000_000, 470_500_000, 441_300_000, 463_900_000]
+
+
+@pytest.fixture
+def section(db):
+    section = opened_section(bids=5, prices=PRICES)
+    for opening in valid_openings(section):
+        pay(deposit_open(registration=opening.bid.registration), payer_account=f"62220202000{opening.pk:05d}")
+    return section
+
+
+@pytest.fixture
+def scored(staff, section, pool):
+    draw = seat_all(staff, draw_commit(actor=staff, section=section, size=5, quotas=[("A01", 3), ("A02", 2)]))
+    openings = valid_openings(section)
+    for member in draw.members.filter(status="accepted").select_related("expert__user"):
+        scores = {str(o.pk): {"technical": 30 + n, "schedule": 8, "commercial": 8} for n, o in enumerate(openings)}
+        scores_submit(user=member.expert.user, draw=draw, scores=scores, rejections={}, dissent="无" if member.seat == 1 else "")
+    return draw
+
+
+@pytest.fixture
+def reported(staff, scored):
+    return report_make(actor=staff, draw=scored)
+
+
+@pytest.fixture
+def publicized(staff, reported):
+    publicity_start(actor=staff, section=reported.section)
+    return reported
+
+
+def end_publicity(section):
+    Publicity.objects.filter(section=section).update(ends_at=timezone.now() - timedelta(seconds=1))
+
+
+def bidder_user(make_user, section, n=0):
+    registration = section.registrations.order_by("pk")[n]
+    return make_user(Role.BIDDER, organization=registration.organization)
+
+
+def test_the_report_holds_every_score_and_signature_and_is_signed(reported, scored):
+    document = reported.document
+    assert report_verify(reported)
+    assert len(document["submissions"]) == 5 and all(s["signature"] for s in document["submissions"])
+    assert [m["seat"] for m in document["committee"]] == [1, 2, 3, 4, 5]
+    assert document["draw"]["seed"] == scored.seed
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(reported.pdf.read())).pages)
+    assert "评标报告" in text and document["submissions"][0]["signature"][:20] in text.replace("\n", "")
+    scored.refresh_from_db()
+    assert scored.status == "closed"
+
+
+def test_CAND_MAX_3_at_most_three_ranked_candidates(reported):
+    candidates = list(reported.candidates.all())
+    assert [c.rank for c in candidates] == [1, 2, 3]
+    assert len(reported.document["ranking"]) == 5
+    with pytest.raises(IntegrityError), transaction.atomic():  # the database refuses a fourth too
+        Candidate.objects.create(report=reported, opening=candidates[0].opening, rank=4, price_fen=1)
+
+
+def test_the_report_waits_for_every_score(staff, section, pool):
+    draw = seat_all(staff, draw_commit(actor=staff, section=section, size=5, quotas=[("A01", 3), ("A02", 2)]))
+    with pytest.raises(TransitionError) as refused:
+        report_make(actor=staff, draw=draw)
+    assert refused.value.code == "EVAL-SCORES-OPEN" and not EvaluationReport.objects.exists()
+
+
+def test_CAND_PUBLICITY_at_least_three_days_and_no_award_before_the_end(staff, reported, make_user):
+    with pytest.raises(RuleViolation) as refused:
+        publicity_start(actor=staff, section=reported.section, days=2)
+    assert refused.value.code == "CAND-PUBLICITY" and not Publicity.objects.exists()
+    publicity = publicity_start(actor=staff, section=reported.section)
+    assert publicity.ends_at - publicity.starts_at == timedelta(days=3)
+    announcement = Announcement.objects.get(kind=AnnouncementKind.CANDIDATES)
+    winner = reported.candidates.get(rank=1).opening.bid.registration.organization.name
+    assert winner in announcement.body
+    tenderer = make_user(Role.TENDERER, organization=reported.section.project.tenderer)
+    with pytest.raises(RuleViolation) as refused:
+        award_make(actor=tenderer, section=reported.section)
+    assert refused.value.code == "CAND-PUBLICITY" and not Award.objects.exists()
+
+
+def test_CAND_PUBLICITY_an_unanswered_objection_pauses_the_award(publicized, make_user):
+    section = publicized.section
+    bidder = bidder_user(make_user, section)
+    objection = objection_raise(user=bidder, section=section, text="第一名项目经理有在建工程")
+    end_publicity(section)
+    tenderer = make_user(Role.TENDERER, organization=section.project.tenderer)
+    with pytest.raises(RuleViolation) as refused:
+        award_make(actor=tenderer, section=section)
+    assert refused.value.code == "CAND-OBJECTION"
+    with pytest.raises(RuleViolation):
+        objection_raise(user=bidder, section=section, text="又一条")  # publicity over
+    objection_answer(user=tenderer, objection=objection, answer="经核查，该项目经理无在建工程。")
+    award = award_make(actor=tenderer, section=section)
+    assert award.candidate.rank == 1
+
+
+def test_AWARD_FIRST_the_first_ranked_wins_unless_disqualified(publicized, make_user):
+    section = publicized.section
+    end_publicity(section)
+    tenderer = make_user(Role.TENDERER, organization=section.project.tenderer)
+    second = publicized.candidates.get(rank=2)
+    with pytest.raises(RuleViolation) as refused:
+        award_make(actor=tenderer, section=section, candidate=second)
+    assert refused.value.code == "AWARD-FIRST" and not Award.objects.exists()
+    with pytest.raises(RuleViolation):
+        candidate_disqualify(actor=tenderer, candidate=publicized.candidates.get(rank=1), reason="")
+    candidate_disqualify(actor=tenderer, candidate=publicized.candidates.get(rank=1), reason="放弃中标")
+    award = award_make(actor=tenderer, section=section)
+    assert award.candidate == second and award_notice_verify(award)
+    section.refresh_from_db()
+    assert section.state == SectionState.AWARDED
+    result = Announcement.objects.get(kind=AnnouncementKind.RESULT)
+    assert second.opening.bid.registration.organization.name in result.body
+
+
+def test_CONTRACT_30D_recorded_and_every_deposit_refunded(publicized, make_user, django_capture_on_commit_callbacks):
+    section = publicized.section
+    end_publicity(section)
+    tenderer = make_user(Role.TENDERER, organization=section.project.tenderer)
+    award = award_make(actor=tenderer, section=section)
+    assert Deposit.objects.filter(registration__section=section, refunded_at__isnull=True).count() == 5
+    with django_capture_on_commit_callbacks(execute=True):
+        contract = contract_record(
+            actor=tenderer,
+            section=section,
+            signed_on=timezone.localdate(award.awarded_at) + timedelta(days=10),
+            amount_fen=award.candidate.price_fen,
+        )
+    assert contract.within_30_days
+    section.refresh_from_db()
+    assert section.state == SectionState.CONTRACTED
+    deposits = Deposit.objects.filter(registration__section=section)
+    assert all(d.refund_reason == "DEP-REFUND-5D" and d.refunded_fen == d.paid_fen for d in deposits)
+
+
+def test_CONTRACT_30D_a_late_contract_is_marked_and_an_overdue_award_audited_once(publicized, make_user):
+    section = publicized.section
+    end_publicity(section)
+    tenderer = make_user(Role.TENDERER, organization=section.project.tenderer)
+    award = award_make(actor=tenderer, section=section)
+    Award.objects.filter(pk=award.pk).update(awarded_at=timezone.now() - timedelta(days=31))
+    assert contracts_overdue() == 1 and contracts_overdue() == 0
+    assert AuditEntry.objects.filter(event=AuditEvent.CONTRACT_OVERDUE).count() == 1
+    contract = contract_record(actor=tenderer, section=section, signed_on=timezone.localdate(), amount_fen=1000)
+    assert not contract.within_30_days
+    assert ContractRecord.objects.count() == 1
+
+
+def test_only_the_tenderers_side_or_staff_award(publicized, make_user):
+    section = publicized.section
+    end_publicity(section)
+    for user in (make_user(Role.TENDERER), bidder_user(make_user, section), make_user(Role.SUPERVISOR)):
+        with pytest.raises(Exception) as refused:
+            award_make(actor=user, section=section)
+        assert refused.value.code == "NOT-ALLOWED"
+    assert not Award.objects.exists()

@@ -1,0 +1,112 @@
+"""The pages from the draw to the award notice, through the Django test client (the browser test drives the same)."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from bidding.evaluation.models import Award, EvaluationReport, ExpertDraw, Publicity, ScoreSubmission
+from bidding.evaluation.services.scoring import valid_openings
+from tests.conftest import signed_in
+from trading.models import Role, SectionState
+
+pytestmark = pytest.mark.django_db
+
+
+def as_user(user) -> Client:
+    return signed_in(Client(), user)
+
+
+def test_staff_console_to_result_page(staff, section, pool, make_user):
+    console = as_user(staff)
+    url = f"/sections/{section.public_id}/draw/"
+    assert console.post(url, {"op": "commit", "size": 5, "quotas": "A01:3,A02:2"}).status_code == 302
+    draw = ExpertDraw.objects.get()
+    page = console.get(url).content.decode()
+    assert draw.commitment in page and draw.seed not in page
+    console.post(url, {"op": "make"})
+    draw.refresh_from_db()
+    names = [m.expert.name for m in draw.members.select_related("expert")]
+    page = console.get(url).content.decode()
+    assert draw.status == "drawn" and not any(name in page for name in names)  # EVAL-SECRET: not even staff
+
+    for member in draw.members.select_related("expert__user"):
+        expert = as_user(member.expert.user)
+        assert section.public_id in expert.get("/expert/").content.decode()
+        expert.post("/expert/", {"op": "accept", "member": member.pk})
+    console.post(url, {"op": "start"})
+    draw.refresh_from_db()
+    assert draw.status == "in_session"
+    page = console.get(url).content.decode()
+    assert draw.seed in page and all(name in page for name in names)
+
+    openings = valid_openings(section)
+    for n, member in enumerate(draw.members.filter(status="accepted").select_related("expert__user")):
+        expert = as_user(member.expert.user)
+        form_page = expert.get(f"/expert/sections/{section.public_id}/").content.decode()
+        assert 'data-testid="score-form"' in form_page
+        data = {
+            f"score-{o.pk}-{key}": value
+            for o in openings
+            for key, value in (("technical", 30 + n), ("schedule", 8), ("commercial", 7))
+        }
+        expert.post(f"/expert/sections/{section.public_id}/", data)
+    assert ScoreSubmission.objects.count() == 5
+    console.post(url, {"op": "report"})
+    report = EvaluationReport.objects.get()
+    assert console.get(f"/sections/{section.public_id}/evaluation-report/").status_code == 200
+    pdf = console.get(f"/sections/{section.public_id}/evaluation-report/pdf/")
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    console.post(url, {"op": "publicize"})
+    assert Publicity.objects.filter(section=section).exists()
+
+    public = Client()
+    winner = report.candidates.get(rank=1).opening.bid.registration.organization.name
+    assert winner in public.get(f"/sections/{section.public_id}/candidates/").content.decode()
+    Publicity.objects.update(ends_at=timezone.now() - timedelta(seconds=1))
+    tenderer = as_user(make_user(Role.TENDERER, organization=section.project.tenderer))
+    tenderer.post(f"/sections/{section.public_id}/candidates/", {"op": "award"})
+    assert Award.objects.get().candidate.rank == 1
+    result = public.get(f"/sections/{section.public_id}/result/").content.decode()
+    assert winner in result and all(name in result for name in names)  # names public with the result
+    tenderer.post(
+        f"/sections/{section.public_id}/candidates/",
+        {"op": "contract", "signed_on": timezone.localdate().isoformat(), "amount_yuan": "4500000.00"},
+    )
+    section.refresh_from_db()
+    assert section.state == SectionState.CONTRACTED
+
+
+def test_EVAL_SECRET_the_public_record_shows_no_names_before_the_results(staff, committed, make_user):
+    from bidding.evaluation.services.draw import draw_make
+
+    draw = draw_make(actor=staff, draw=committed)
+    names = [m.expert.name for m in draw.members.select_related("expert")]
+    codes = [m.expert.code for m in draw.members.select_related("expert")]
+    for client in (
+        Client(),
+        as_user(make_user(Role.TENDERER, organization=draw.section.project.tenderer)),
+        as_user(make_user(Role.SUPERVISOR)),
+    ):
+        for path in (f"/sections/{draw.section.public_id}/draw/record/", f"/api/v1/sections/{draw.section.public_id}/draw/"):
+            body = client.get(path).content.decode()
+            assert draw.commitment in body
+            assert not any(name in body for name in names) and draw.seed not in body
+            # which pool codes were drawn is not told either (the candidate list itself is public)
+            assert body.count(codes[0]) <= 1
+
+
+def test_a_bid_part_downloads_for_the_committee_only(staff, committed, make_user):
+    from tests.evaluation.conftest import seat_all
+    from tests.evaluation.factories import add_part
+
+    opening = valid_openings(committed.section)[0]
+    part = add_part(opening, name="technical", data=b"%PDF-1.4 technical")
+    draw = seat_all(staff, committed)
+    member = draw.members.filter(status="accepted").select_related("expert__user").first()
+    url = f"/expert/sections/{draw.section.public_id}/part/?id={part.pk}"
+    response = as_user(member.expert.user).get(url)
+    assert response.status_code == 200 and b"".join(response.streaming_content) == b"%PDF-1.4 technical"
+    for outsider in (staff, make_user(Role.EXPERT), make_user(Role.SUPERVISOR)):
+        assert as_user(outsider).get(url).status_code in (403, 404)
