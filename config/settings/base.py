@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "bidding",
     "escrow",
     "livestream",
+    "trading.supervision",
 ]
 
 MIDDLEWARE = [
@@ -133,6 +134,7 @@ CELERY_BEAT_SCHEDULE = {
     "escrow-refund-scan": {"task": "escrow.tasks.refund_scan", "schedule": timedelta(minutes=10)},
     "escrow-reconciliation": {"task": "escrow.tasks.reconciliation_task", "schedule": timedelta(days=1)},
     "escrow-sim-deliver": {"task": "escrow.tasks.sim_deliver", "schedule": timedelta(seconds=30)},
+    "supervision-scan": {"task": "trading.supervision.tasks.supervision_scan", "schedule": timedelta(minutes=10)},
 }
 # Deposits: the payment provider ("sim": the built-in simulator) and where the simulator posts
 # its notifications (empty: handed over in-process, the embedded default).
