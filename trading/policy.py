@@ -205,8 +205,14 @@ def stream_event_view(event: dict, *, own_codes: frozenset[str] = frozenset()) -
 
 # Supervision (trading.supervision): alerts, notices, objections, complaints, statistics, open data.
 def alerts_visible(user, queryset: QuerySet) -> QuerySet:
-    """Every alert lives in one model: the same rule as for escrow's (codes sealed until opening)."""
-    return deposit_alerts_visible(user, queryset)
+    """The supervisors' console: every alert at once, live (a breach waits for nobody); the bidder codes an alert
+    carries are shown only once its section is opened (alert_codes_visible). Escrow's own list, which prints
+    the codes, keeps such alerts back until opening instead (deposit_alerts_visible)."""
+    return queryset if can_supervise(user) else queryset.none()
+
+
+def alert_codes_visible(alert) -> bool:
+    return alert.names_bidders and alert.section_id is not None and identities_revealed(alert.section)
 
 
 def can_answer_notice(user) -> bool:

@@ -83,7 +83,7 @@ def alert_payload(alert: Alert) -> dict:
         "section": section.public_id if section else None,
         "audit_index": alert.audit_index,
     }
-    if alert.names_bidders and section is not None and policy.identities_revealed(section):
+    if policy.alert_codes_visible(alert):
         payload["bidder_codes"] = alert.bidder_codes
     return payload
 
