@@ -69,7 +69,7 @@ def _tender(section: Section, *, status: str) -> dict:
         "title": f"{project.name} {section.name}",
         "status": status,
         "procurementMethod": "open",
-        "procurementMethodDetails": Procedure(section.procedure).label,
+        "procurementMethodDetails": str(Procedure(section.procedure).label),
         "value": _value(section.estimated_price_fen),
         "tenderPeriod": {"startDate": _iso(section.published_at), "endDate": _iso(section.bid_deadline)},
         "documents": [
@@ -214,7 +214,7 @@ def compiled_release(releases: list[dict]) -> dict:
 
 
 def _publisher() -> dict:
-    return {"name": getattr(settings, "PLATFORM_NAME", "Sunlight")}
+    return {"name": str(getattr(settings, "PLATFORM_NAME", "Sunlight"))}
 
 
 def release_package(sections, *, uri: str) -> dict:

@@ -194,18 +194,21 @@ def statistics_compute(
 
 
 def statistics_total(groups: Iterable[Group]) -> Group:
+    """The groups added up; result amounts are the purchases' (savings), or the sales' if there are only sales."""
+    groups = list(groups)
     total = Group("", "", "")
     types = {g.transaction_type for g in groups}
+    only_sales = bool(types) and types <= SALE_TYPES
+    if only_sales:
+        total.transaction_type = sorted(types)[0]
     for group in groups:
         for name in ("sections", "estimate_fen", "concluded", "failed", "opened", "bidders"):
             setattr(total, name, getattr(total, name) + getattr(group, name))
         total.refunds += group.refunds
-        if not group.is_sale:  # the total's savings are the purchases'
+        if group.is_sale == only_sales:
             total.results += group.results
             total.result_budget_fen += group.result_budget_fen
             total.result_price_fen += group.result_price_fen
-    if types and types <= SALE_TYPES:
-        total.transaction_type = next(iter(types))
     return total
 
 

@@ -126,6 +126,8 @@ def complaint_file(
         raise DomainError("COMPLAINT-FORM", _("请选择投诉事项并填写投诉内容。"), fields={"body": _("必填")})
     now = now or timezone.now()
     today = local_date(now)
+    if objection is not None:
+        objection = Objection.objects.get(pk=objection.pk)  # its answer as it stands now
     if subject in OBJECTION_FIRST:
         if objection is None or objection.section_id != section.pk or objection.organization_id != actor.organization_id:
             raise RuleViolation(
