@@ -8,5 +8,6 @@ urlpatterns = [
     path("", include("livestream.urls")),
     path("", include("bidding.opening_urls")),
     path("", include("bidding.evaluation.urls")),
+    path("", include("trading.supervision.urls")),
     path("", include("trading.web.urls")),
 ]

@@ -259,23 +259,8 @@ class LedgerEntry(models.Model):
         return f"{self.account} {self.amount_fen}"
 
 
-class Alert(models.Model):
-    """A supervision alert raised by escrow (no alert model exists elsewhere yet). Never carries payer data."""
-
-    rule = models.CharField(max_length=32)
-    message = models.CharField(max_length=300)
-    section = models.ForeignKey("trading.Section", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    deposit = models.ForeignKey(Deposit, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts")
-    bidder_codes = models.JSONField(default=list)
-    names_bidders = models.BooleanField(default=False)  # carries codes: sealed until opening (policy)
-    dedupe_key = models.CharField(max_length=120, unique=True, null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-
-    def __str__(self):
-        return f"{self.rule} {self.message}"
+# Alerts live in supervision (one model for every alert); the name stays importable from here.
+from trading.supervision.models import Alert  # noqa: E402, F401
 
 
 class ReconciliationRun(models.Model):

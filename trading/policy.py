@@ -315,3 +315,90 @@ def can_raise_candidate_objection(user, section: Section) -> bool:
 def can_decide_award(user, section: Section) -> bool:
     """The tenderer's side answers objections, awards and records the contract; staff may record for it."""
     return manages(user, section) or role_of(user) == Role.STAFF
+
+
+# Supervision (trading.supervision): alerts, notices, objections, complaints, statistics, open data.
+def alerts_visible(user, queryset: QuerySet) -> QuerySet:
+    """The supervisors' console: every alert at once, live (a breach waits for nobody); the bidder codes an alert
+    carries are shown only once its section is opened (alert_codes_visible). Escrow's own list, which prints
+    the codes, keeps such alerts back until opening instead (deposit_alerts_visible)."""
+    return queryset if can_supervise(user) else queryset.none()
+
+
+def alert_codes_visible(alert) -> bool:
+    return alert.names_bidders and alert.section_id is not None and identities_revealed(alert.section)
+
+
+def can_answer_notice(user) -> bool:
+    return role_of(user) == Role.STAFF
+
+
+def notices_visible(user, queryset: QuerySet) -> QuerySet:
+    return queryset if role_of(user) in OFFICIAL_ROLES else queryset.none()
+
+
+def can_object(user, section: Section) -> bool:
+    """A (potential) bidder objects to the tenderer about a published section."""
+    return role_of(user) == Role.BIDDER and bool(user.organization_id) and phase_of(section) != Phase.DRAFT
+
+
+def can_answer_objection(user, section: Section) -> bool:
+    return role_of(user) == Role.STAFF or manages(user, section)
+
+
+def objections_visible(user, queryset: QuerySet) -> QuerySet:
+    """Officials and the section's own tenderer side; a bidder its own. Nobody else learns who objected."""
+    role = role_of(user)
+    if role in OFFICIAL_ROLES:
+        return queryset
+    if role in MANAGING_ROLES and user.organization_id:
+        return queryset.filter(
+            Q(section__project__tenderer_id=user.organization_id) | Q(section__project__agency_id=user.organization_id)
+        )
+    if role == Role.BIDDER and user.organization_id:
+        return queryset.filter(organization_id=user.organization_id)
+    return queryset.none()
+
+
+def can_complain(user, section: Section) -> bool:
+    return can_object(user, section)
+
+
+def complaints_visible(user, queryset: QuerySet) -> QuerySet:
+    role = role_of(user)
+    if role == Role.SUPERVISOR:
+        return queryset
+    if role == Role.BIDDER and user.organization_id:
+        return queryset.filter(organization_id=user.organization_id)
+    return queryset.none()
+
+
+def complaint_decisions_public(queryset: QuerySet) -> QuerySet:
+    """Published on the portal: decisions and refusals to accept, of published sections."""
+    return queryset.filter(status__in=["decided", "rejected"], section__published_at__isnull=False)
+
+
+def party_label(user, *, organization, section: Section, anonymous: str) -> str:
+    """An objector's or complainant's name: to itself, or once the section's bids are opened; else a neutral label."""
+    if organization.pk == getattr(user, "organization_id", None) or identities_revealed(section):
+        return organization.name
+    return anonymous
+
+
+def opendata_sections(queryset: QuerySet) -> QuerySet:
+    """Open data (OCDS) and statistics: published sections only; bids appear only once opened (opendata_bids_disclosed)."""
+    return queryset.filter(published_at__isnull=False)
+
+
+def opendata_bids_disclosed(section: Section) -> bool:
+    return identities_revealed(section)
+
+
+def can_read_supervision(user) -> bool:
+    """The console, the alerts, per-section timelines and the rule status page."""
+    return can_supervise(user)
+
+
+def can_file_award_report(user, section: Section) -> bool:
+    """The written report to the supervisors (REPORT-15D): the tenderer's side, or staff for it."""
+    return role_of(user) == Role.STAFF or manages(user, section)

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "escrow",
     "livestream",
     "bidding.evaluation",
+    "trading.supervision",
 ]
 
 MIDDLEWARE = [
@@ -139,6 +140,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env.float("OPENING_WATCHDOG_SECONDS", default=30)),
     },
     "evaluation-contracts-overdue": {"task": "bidding.evaluation.tasks.contracts_overdue_task", "schedule": timedelta(hours=6)},
+    "supervision-scan": {"task": "trading.supervision.tasks.supervision_scan", "schedule": timedelta(minutes=10)},
 }
 # Deposits: the payment provider ("sim": the built-in simulator) and where the simulator posts
 # its notifications (empty: handed over in-process, the embedded default).

@@ -1,12 +1,10 @@
-"""Supervision alerts raised by escrow: a row for the supervisors, an audit entry, a log line without payer data."""
+"""Supervision alerts raised by escrow: raised through supervision's service, the one home of every alert."""
 
 import logging
 
-from django.db import IntegrityError, transaction
-
-from escrow.models import Alert
 from trading.audit.events import AuditEvent
-from trading.audit.log import audit_append
+from trading.supervision.models import Alert
+from trading.supervision.services.alerts import alert_raise as supervision_alert_raise
 
 logger = logging.getLogger("escrow.alerts")
 
@@ -23,22 +21,16 @@ def alert_raise(
     dedupe_key: str | None = None,
 ) -> Alert | None:
     """Raise once per dedupe_key (None: every time). Callers pass no payer name or account, ever."""
-    codes = sorted(bidder_codes or [])
-    try:
-        with transaction.atomic():
-            alert = Alert.objects.create(
-                rule=rule,
-                message=message[:300],
-                section=section,
-                deposit=deposit,
-                bidder_codes=codes,
-                names_bidders=bool(codes),
-                dedupe_key=dedupe_key,
-            )
-            audit_append(
-                event=event, section=section, data={"rule": rule, **({"bidder_codes": codes} if codes else {}), **(data or {})}
-            )
-    except IntegrityError:
-        return None  # raised before
-    logger.warning("escrow alert %s: %s", rule, message)
+    alert = supervision_alert_raise(
+        rule=rule,
+        message=message,
+        event=event,
+        section=section,
+        deposit=deposit,
+        bidder_codes=bidder_codes,
+        data=data,
+        dedupe_key=dedupe_key,
+    )
+    if alert is not None:
+        logger.warning("escrow alert %s: %s", rule, message)
     return alert

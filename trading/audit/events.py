@@ -75,6 +75,18 @@ class AuditEvent(IntEnum):
     STREAM_EVENT = 401
     STREAM_CREATED = 402
     STREAM_CLOSED = 403
+    # 5xx supervision
+    ALERT_RAISED = 501
+    ALERT_HANDLED = 502
+    NOTICE_ISSUED = 510
+    NOTICE_ANSWERED = 511
+    OBJECTION_FILED = 520
+    OBJECTION_ANSWERED = 521
+    COMPLAINT_FILED = 530
+    COMPLAINT_ACCEPTED = 531
+    COMPLAINT_REJECTED = 532
+    COMPLAINT_DECIDED = 533
+    AWARD_REPORT_FILED = 540
 
 
 # Events that reveal a bidder's participation: hidden from everyone but the bidder before opening.
@@ -96,6 +108,9 @@ BIDDER_PRIVATE_EVENTS = frozenset(
         AuditEvent.OPENING_CHECKIN,
         AuditEvent.OPENING_BIDDER_UNLOCKED,
         AuditEvent.OPENING_OBJECTION,
+        # who objects or complains is a potential bidder (supervision)
+        AuditEvent.OBJECTION_FILED,
+        AuditEvent.COMPLAINT_FILED,
     }
 )
 

@@ -33,7 +33,9 @@ def transition_allowed(from_state: str, to_state: str) -> bool:
 
 def section_transition(*, section: Section, to_state: str, actor=None, reason: str = "", checks=None) -> Section:
     """Lock, check the table (and the step's rules), save, record history and audit in one transaction."""
-    with transaction.atomic():
+    from trading.supervision.services.monitor import supervised, transition_checks, transition_published
+
+    with supervised(section=section, step=f"{section.state}->{to_state}", actor=actor), transaction.atomic():
         locked = lock_section(section.pk)
         if not transition_allowed(locked.state, to_state):
             raise TransitionError(
@@ -43,6 +45,7 @@ def section_transition(*, section: Section, to_state: str, actor=None, reason: s
             )
         if checks is not None:
             checks(locked)
+        transition_checks(section=locked, from_state=locked.state, to_state=to_state)  # the monitoring nodes of this step
         from_state = locked.state
         locked.state = to_state
         fields = ["state", "updated_at"]
@@ -60,6 +63,7 @@ def section_transition(*, section: Section, to_state: str, actor=None, reason: s
             section=locked,
             data={"from": from_state, "to": to_state, "reason": reason},
         )
+        transition_published(section=locked, from_state=from_state, to_state=to_state, actor=actor, reason=reason)
     section.refresh_from_db()
     return section
 

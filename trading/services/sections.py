@@ -74,7 +74,10 @@ def section_publish(*, actor, section: Section, body: str = "") -> Section:
         locked.published_at = now
         locked.save(update_fields=["documents_issued_at", "published_at"])
 
-    with transaction.atomic():
+    from trading.supervision.services.monitor import supervised
+
+    # supervised: a refusal by a rule (DOC-MIN-20D, ...) raises its alert once this transaction has rolled back.
+    with supervised(section=section, step="publish", actor=actor), transaction.atomic():
         section = section_transition(section=section, to_state=SectionState.PUBLISHED, actor=actor, checks=checks)
         if section.procedure == Procedure.OPEN_TENDER:
             from bidding.ceremony import opening_key_generate
@@ -97,7 +100,9 @@ def clarification_issue(*, actor, section: Section, title: str, body: str, new_d
     if not (policy.role_of(actor) == "staff" or policy.manages(actor, section)):
         raise NotAllowed("NOT-ALLOWED", _("只有招标人、代理机构或交易中心可以发出澄清。"))
     now = timezone.now()
-    with transaction.atomic():
+    from trading.supervision.services.monitor import supervised
+
+    with supervised(section=section, step="clarification", actor=actor), transaction.atomic():
         locked = lock_section(section.pk)
         if locked.state != SectionState.PUBLISHED or now >= locked.bid_deadline:
             raise TransitionError("BID-DEADLINE", _("投标截止后不得发出澄清或修改。"))
@@ -163,7 +168,8 @@ def section_suspend(*, actor, section: Section, reason: str) -> Section:
 
 
 def section_resume(*, actor, section: Section, reason: str) -> Section:
-    if not policy.can_supervise(actor):
+    """By a supervisor; actor None: the platform itself (a pause it made ends, e.g. an objection answered)."""
+    if actor is not None and not policy.can_supervise(actor):
         raise NotAllowed("NOT-ALLOWED", _("只有监督人员可以恢复标段。"))
     with transaction.atomic():
         locked = lock_section(section.pk)
@@ -178,6 +184,9 @@ def section_resume(*, actor, section: Section, reason: str) -> Section:
             section=locked, from_state=SectionState.SUSPENDED, to_state=back, actor=actor, reason=reason
         )
         audit_append(event=AuditEvent.SECTION_RESUMED, actor=actor, section=locked, data={"to": back, "reason": reason})
+        from trading.supervision.services.monitor import transition_published
+
+        transition_published(section=locked, from_state=SectionState.SUSPENDED, to_state=back, actor=actor, reason=reason)
     section.refresh_from_db()
     return section
 

@@ -255,6 +255,9 @@ class Command(BaseCommand):
             body="投标人少于3个，依法不予开标，将重新组织采购。",
             published_at=past + 26 * day,
         )
+        from trading.supervision.demo import supervision_demo
+
+        supervision_demo(staff=self.staff)
 
     def past_section(self, project, public_id, name, estimate, deposit, start, state):
         day = timedelta(days=1)
