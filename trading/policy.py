@@ -201,3 +201,20 @@ def stream_event_view(event: dict, *, own_codes: frozenset[str] = frozenset()) -
         if bidders:
             view["bidders"] = bidders
     return view
+
+
+# Sales (bidding.auction): before the listing nobody learns who registered or how many; offers are
+# public at once under the bidder code; names (and the sealed reserve) are revealed with the result.
+def sale_reserve_revealed(sale) -> bool:
+    return sale.ended
+
+
+def sale_own_registration(user, section):
+    """The viewer's own registration in a sale (only a bidder has one); never anyone else's."""
+    if role_of(user) != Role.BIDDER or not user.organization_id:
+        return None
+    return section.registrations.filter(organization_id=user.organization_id).select_related("organization").first()
+
+
+def can_offer(user, section) -> bool:
+    return sale_own_registration(user, section) is not None

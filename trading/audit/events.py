@@ -42,6 +42,15 @@ class AuditEvent(IntEnum):
     STREAM_EVENT = 401
     STREAM_CREATED = 402
     STREAM_CLOSED = 403
+    # 25x sales (bidding.auction): listing and limited-time bidding
+    SALE_SET_UP = 250
+    SALE_LISTING_STARTED = 251
+    SALE_OFFER = 252
+    SALE_COUNTDOWN_STARTED = 253
+    SALE_FROZEN = 254
+    SALE_RESUMED = 255
+    SALE_ENDED = 256
+    SALE_DEPOSIT_TO_PRICE = 257
 
 
 # Events that reveal a bidder's participation: hidden from everyone but the bidder before opening.
