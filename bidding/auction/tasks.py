@@ -7,9 +7,8 @@ from bidding.auction.models import Sale
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=60)
 def sale_settle_task(self, sale_id: int) -> dict:
-    from escrow.gateways import ProviderError
-
     from bidding.auction.settlement import sale_settle
+    from escrow.gateways import ProviderError
 
     try:
         return sale_settle(sale=Sale.objects.get(pk=sale_id))

@@ -6,6 +6,7 @@ bidder, ticks in between: the sale always ends with exactly one winner holding t
 offer (or none, below the reserve or with no offer), and the countdown rules hold throughout.
 """
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -186,7 +187,7 @@ def test_random_offer_sequences_end_with_one_winner_holding_the_highest_valid_of
     # came before the deadline in force and restarted it; the sale ended one countdown after the last.
     event(f"{sale.state}, countdown offers: {min(sum(o.phase == 'countdown' for o in offers), 3)}")
     amounts = [o.amount_fen for o in offers]
-    assert all(b - a >= INCREMENT for a, b in zip(amounts, amounts[1:], strict=False))
+    assert all(b - a >= INCREMENT for a, b in itertools.pairwise(amounts))
     assert [o.at for o in offers] == sorted(o.at for o in offers)
     assert all(o.at >= case.start for o in offers)
     deadline = None
