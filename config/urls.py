@@ -5,5 +5,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("escrow.web_urls")),
     path("", include("livestream.urls")),
+    path("", include("bidding.auction.web_urls")),
     path("", include("trading.web.urls")),
 ]

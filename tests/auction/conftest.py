@@ -83,3 +83,6 @@ def sale_case(staff, make_user):
         return make_sale_case(staff=staff, make_user=make_user, **kwargs)
 
     return make
+
+
+from tests.livestream.conftest import anyio_backend, hub_cleanup  # noqa: E402, F401  (fixtures for the websocket tests)

@@ -44,4 +44,5 @@ urlpatterns = [
     path("audit/proofs/consistency/", audit.ConsistencyProof.as_view(), name="api-proof-consistency"),
     path("audit/public-key/", audit.PublicKey.as_view(), name="api-public-key"),
     path("", include("escrow.urls")),
+    path("", include("bidding.auction.urls")),
 ]
