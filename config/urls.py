@@ -9,5 +9,6 @@ urlpatterns = [
     path("", include("bidding.opening_urls")),
     path("", include("bidding.evaluation.urls")),
     path("", include("trading.supervision.urls")),
+    path("", include("bidding.auction.web_urls")),
     path("", include("trading.web.urls")),
 ]

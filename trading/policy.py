@@ -402,3 +402,20 @@ def can_read_supervision(user) -> bool:
 def can_file_award_report(user, section: Section) -> bool:
     """The written report to the supervisors (REPORT-15D): the tenderer's side, or staff for it."""
     return role_of(user) == Role.STAFF or manages(user, section)
+
+
+# Sales (bidding.auction): before the listing nobody learns who registered or how many; offers are
+# public at once under the bidder code; names (and the sealed reserve) are revealed with the result.
+def sale_reserve_revealed(sale) -> bool:
+    return sale.ended
+
+
+def sale_own_registration(user, section):
+    """The viewer's own registration in a sale (only a bidder has one); never anyone else's."""
+    if role_of(user) != Role.BIDDER or not user.organization_id:
+        return None
+    return section.registrations.filter(organization_id=user.organization_id).select_related("organization").first()
+
+
+def can_offer(user, section) -> bool:
+    return sale_own_registration(user, section) is not None

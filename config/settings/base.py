@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "livestream",
     "bidding.evaluation",
     "trading.supervision",
+    "bidding.auction",
 ]
 
 MIDDLEWARE = [
@@ -142,6 +143,12 @@ CELERY_BEAT_SCHEDULE = {
     "evaluation-contracts-overdue": {"task": "bidding.evaluation.tasks.contracts_overdue_task", "schedule": timedelta(hours=6)},
     "supervision-scan": {"task": "trading.supervision.tasks.supervision_scan", "schedule": timedelta(minutes=10)},
 }
+# Sales (bidding.auction): the limited-time countdown restarts at this length with every valid offer.
+AUCTION_COUNTDOWN_SECONDS = env.int("AUCTION_COUNTDOWN_SECONDS", default=240)
+AUCTION_WARNING_SECONDS = 60
+AUCTION_RESERVE_KEY = env("AUCTION_RESERVE_KEY", default="")  # base64 of 32 bytes; seals reserve prices
+AUCTION_OFFER_FRAMES_PER_MINUTE = env.int("AUCTION_OFFER_FRAMES_PER_MINUTE", default=600)
+CELERY_BEAT_SCHEDULE["auction-tick"] = {"task": "bidding.auction.tasks.sales_tick_task", "schedule": timedelta(seconds=1)}
 # Deposits: the payment provider ("sim": the built-in simulator) and where the simulator posts
 # its notifications (empty: handed over in-process, the embedded default).
 ESCROW_PROVIDER = env("ESCROW_PROVIDER", default="sim")

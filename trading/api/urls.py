@@ -45,4 +45,5 @@ urlpatterns = [
     path("audit/public-key/", audit.PublicKey.as_view(), name="api-public-key"),
     path("", include("escrow.urls")),
     path("", include("trading.supervision.api_urls")),
+    path("", include("bidding.auction.urls")),
 ]

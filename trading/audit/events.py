@@ -87,6 +87,15 @@ class AuditEvent(IntEnum):
     COMPLAINT_REJECTED = 532
     COMPLAINT_DECIDED = 533
     AWARD_REPORT_FILED = 540
+    # 28x sales (bidding.auction): listing and limited-time bidding
+    SALE_SET_UP = 280
+    SALE_LISTING_STARTED = 281
+    SALE_OFFER = 282
+    SALE_COUNTDOWN_STARTED = 283
+    SALE_FROZEN = 284
+    SALE_RESUMED = 285
+    SALE_ENDED = 286
+    SALE_DEPOSIT_TO_PRICE = 287
 
 
 # Events that reveal a bidder's participation: hidden from everyone but the bidder before opening.

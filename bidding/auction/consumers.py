@@ -1,0 +1,78 @@
+"""The auction room's websocket: the sale's stream (as livestream serves it) plus offers from bidders.
+
+A frame {"t": "offer", "amount_fen": N, "id": ...} is judged by the same service as the API (under the
+sale's row lock) and answered {"t": "offer", "id", "ok", ...} on this socket; an accepted offer
+reaches every viewer as a stream event like any other.
+"""
+
+import json
+import time
+
+from django.conf import settings
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from bidding.auction import selectors
+from bidding.auction.services import iso, sale_offer
+from livestream.consumers import StreamConsumer, signed_in_user
+from livestream.db import db_call
+from livestream.hub import CLOSE_POLICY, CLOSE_TOO_BIG, text_message
+from trading.errors import DomainError
+
+
+@db_call
+def offer_from_stream(user, public_id: str, amount_fen) -> dict:
+    try:
+        sale = selectors.sale_for(user=user, public_id=public_id)
+        offer = sale_offer(actor=user, section=sale.section, amount_fen=amount_fen, via="stream")
+    except DomainError as error:
+        return {"ok": False, "code": error.code, "message": error.message, "fields": error.fields}
+    except Http404:
+        return {"ok": False, "code": "NOT-FOUND", "message": _("竞价不存在。"), "fields": {}}
+    return {"ok": True, "seq": offer.seq, "amount_fen": offer.amount_fen, "at": iso(offer.at)}
+
+
+class AuctionConsumer(StreamConsumer):
+    async def websocket_connect(self, message):
+        kwargs = self.scope["url_route"]["kwargs"]
+        self.public_id = kwargs["public_id"]
+        kwargs["key"] = f"auction.{self.public_id}"
+        self.user = None
+        self.offer_window_start, self.offers_in_window = time.monotonic(), 0
+        await super().websocket_connect(message)
+
+    async def websocket_receive(self, message):
+        text = message.get("text")
+        frame = None
+        if text is not None and '"offer"' in text and len(text) <= settings.LIVESTREAM_CLIENT_FRAME_BYTES:
+            try:
+                frame = json.loads(text)
+            except ValueError:
+                frame = None
+        if not isinstance(frame, dict) or frame.get("t") != "offer":
+            return await super().websocket_receive(message)
+        await self.offer(frame)
+
+    async def offer(self, frame: dict) -> None:
+        viewer = self.viewer
+        if viewer is None or viewer.closed or self.local is None:
+            return
+        now = time.monotonic()
+        if now - self.offer_window_start >= 60:
+            self.offer_window_start, self.offers_in_window = now, 0
+        self.offers_in_window += 1
+        if self.offers_in_window > settings.AUCTION_OFFER_FRAMES_PER_MINUTE:
+            return viewer.close(CLOSE_POLICY, "WS-RATE", _("报价过于频繁。"))
+        reply = {"t": "offer"}
+        ident = frame.get("id")
+        if isinstance(ident, int | str) and len(str(ident)) <= 64:
+            reply["id"] = ident
+        if self.user is None:
+            self.user = await signed_in_user(self.scope)
+        if not self.user.is_authenticated:
+            reply.update(ok=False, code="OFFER-NOT-REGISTERED", message=_("请先登录。"), fields={})
+        else:
+            reply.update(await offer_from_stream(self.user, self.public_id, frame.get("amount_fen")))
+        if len(json.dumps(reply)) > 4096:
+            return viewer.close(CLOSE_TOO_BIG, "WS-TOO-BIG", _("消息过长。"))
+        viewer.push(text_message(reply))

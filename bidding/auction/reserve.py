@@ -1,0 +1,71 @@
+"""The secret reserve price (保留价): sealed at entry, committed to in public, revealed after the sale.
+
+At set-up the reserve is encrypted (AES-256-GCM, bound to the section) to the platform's reserve key
+(AUCTION_RESERVE_KEY, base64 of 32 bytes; in the embedded default derived from SECRET_KEY) and a
+commitment SHA-256("sunlight-reserve/v1|section|fen|salt") is published with the sale. The key is
+used once, when the sale ends, to compare the highest offer with the reserve; the reserve and salt
+are then published, so anyone can check them against the commitment made before the first offer.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from functools import cache
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+
+PREFIX = "r1:"
+
+
+@cache
+def _key() -> bytes:
+    configured = getattr(settings, "AUCTION_RESERVE_KEY", "")
+    if configured:
+        key = base64.b64decode(configured)
+        if len(key) != 32:
+            raise ValueError("AUCTION_RESERVE_KEY must be 32 bytes, base64")
+        return key
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"sunlight-auction-reserve/v1").derive(
+        settings.SECRET_KEY.encode()
+    )
+
+
+def commitment(*, section_public_id: str, reserve_fen: int, salt: str) -> str:
+    return hashlib.sha256(f"sunlight-reserve/v1|{section_public_id}|{int(reserve_fen)}|{salt}".encode()).hexdigest()
+
+
+def commitment_holds(*, section_public_id: str, reserve_fen: int, salt: str, expected: str) -> bool:
+    """Anyone's check after the sale: the published reserve and salt give the published commitment."""
+    got = commitment(section_public_id=section_public_id, reserve_fen=reserve_fen, salt=salt)
+    return hmac.compare_digest(got, expected)
+
+
+def _aad(section_public_id: str) -> bytes:
+    return b"sunlight-auction-reserve|" + section_public_id.encode()
+
+
+def reserve_seal(*, section_public_id: str, reserve_fen: int) -> tuple[str, str]:
+    """(sealed, commitment) for a reserve entered at set-up; the plaintext is not kept."""
+    salt = secrets.token_hex(32)
+    nonce = os.urandom(12)
+    body = json.dumps({"fen": int(reserve_fen), "salt": salt}).encode()
+    sealed = PREFIX + base64.urlsafe_b64encode(nonce + AESGCM(_key()).encrypt(nonce, body, _aad(section_public_id))).decode()
+    return sealed, commitment(section_public_id=section_public_id, reserve_fen=reserve_fen, salt=salt)
+
+
+def reserve_unseal(*, section_public_id: str, sealed: str, expected_commitment: str) -> tuple[int, str]:
+    """(reserve_fen, salt): only for the end-of-sale check; a sealed value that does not match its commitment is refused."""
+    if not sealed.startswith(PREFIX):
+        raise ValueError("not a sealed reserve")
+    raw = base64.urlsafe_b64decode(sealed[len(PREFIX) :])
+    body = json.loads(AESGCM(_key()).decrypt(raw[:12], raw[12:], _aad(section_public_id)))
+    fen, salt = int(body["fen"]), str(body["salt"])
+    if not commitment_holds(section_public_id=section_public_id, reserve_fen=fen, salt=salt, expected=expected_commitment):
+        raise ValueError("sealed reserve does not match its commitment")
+    return fen, salt
