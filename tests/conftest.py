@@ -84,3 +84,27 @@ def signed_in(client, user):
 @pytest.fixture
 def on_postgres():
     return connection.vendor == "postgresql"
+
+
+# Browser tests, wherever they live: one Chromium (Debian's) for the whole session.
+@pytest.fixture(scope="session")
+def browser():
+    # Playwright's sync API runs an event loop; Django's async-safety check must not object to our ORM calls.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()

@@ -85,5 +85,4 @@ def sale_case(staff, make_user):
     return make
 
 
-from tests.browser.conftest import browser  # noqa: E402, F401  (the session's Chromium, for the room test)
 from tests.livestream.conftest import anyio_backend, hub_cleanup  # noqa: E402, F401  (fixtures for the websocket tests)

@@ -1,8 +1,8 @@
-"""Playwright driving Debian's Chromium (/usr/bin/chromium); never a downloaded browser."""
+"""Playwright driving Debian's Chromium (/usr/bin/chromium); never a downloaded browser.
 
-import os
-
-import pytest
+The `browser` and `page` fixtures live in tests/conftest.py: one Playwright per session for every
+folder (its sync API runs an event loop in this thread, and a second instance cannot start).
+"""
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -14,24 +14,3 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-@pytest.fixture(scope="session")
-def browser():
-    # Playwright's sync API runs an event loop; Django's async-safety check must not object to our ORM calls.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
