@@ -11,6 +11,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from bidding.ceremony import custodian_key_set
 from bidding.models import Registration
+from bidding.opening_demo import opening_demo
 from bidding.services import new_bidder_code
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append, checkpoint_create
@@ -244,6 +245,7 @@ class Command(BaseCommand):
                     section=target,
                     data={"bidder_code": registration.bidder_code},
                 )
+        opening_demo(staff=self.staff, project=bridge, organizations=bidders[:3])  # ready to open at /openings/…/console/
         Announcement.objects.create(
             section=failed,
             kind=AnnouncementKind.FAILURE,
