@@ -540,6 +540,8 @@ def opening_advance(*, ceremony_id: int, now=None) -> str:
     """Look at the rows and take the next step; every caller (task, watchdog, a service) may call it any time."""
     now = now or timezone.now()
     ceremony = OpeningCeremony.objects.select_related("section").get(pk=ceremony_id)
+    if ceremony.section.state == SectionState.SUSPENDED:
+        return "suspended"  # a supervisor stopped the section: nothing moves until it is resumed
     if ceremony.state == C.DECRYPTING:
         return _advance_decryption(ceremony, now)
     if ceremony.state == C.READOUT:
