@@ -106,8 +106,9 @@ def _stream(section: Section) -> Stream:
     return stream_ensure(kind=StreamKind.OPENING, section=section)
 
 
-def _publish(section: Section, kind: str, payload: dict, *, actor=None, sealed=None, reveal=()):
-    return stream_publish(stream=_stream(section), kind=kind, payload=payload, sealed=sealed, reveal=reveal, actor=_real(actor))
+def _publish(section: Section, kind: str, payload: dict, *, actor=None, sealed=None, reveal=(), stream=None):
+    stream = stream or _stream(section)
+    return stream_publish(stream=stream, kind=kind, payload=payload, sealed=sealed, reveal=reveal, actor=_real(actor))
 
 
 def _name_of(registration) -> dict:
@@ -470,7 +471,7 @@ def bid_opening_decrypt(*, bid_opening_id: int) -> str:
     with transaction.atomic():
         opening = (
             BidOpening.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("bid__registration__organization", "section")
+            .select_related("bid__registration__organization", "section__opening_ceremony")
             .filter(pk=bid_opening_id)
             .first()
         )
@@ -478,7 +479,7 @@ def bid_opening_decrypt(*, bid_opening_id: int) -> str:
             return "busy"
         if opening.status != BidOpening.Status.PENDING or not opening.sealed_keys:
             return "nothing"
-        ceremony = OpeningCeremony.objects.get(section_id=opening.section_id)
+        ceremony = opening.section.opening_ceremony
         try:
             data_keys = {
                 name: decrypt.unwrap_at_rest(
@@ -563,18 +564,18 @@ def _advance_decryption(ceremony: OpeningCeremony, now) -> str:
     section = ceremony.section
     pending = BidOpening.objects.filter(section=section, status=BidOpening.Status.PENDING)
     stale = now - timedelta(seconds=settings.OPENING_TASK_STALL_SECONDS)
-    sent = 0
-    for pk in pending.filter(sealed_keys__isnull=False).values_list("pk", flat=True):
-        with transaction.atomic():
-            row = BidOpening.objects.select_for_update(skip_locked=True, of=("self",)).filter(pk=pk).first()
-            if row is None or row.status != BidOpening.Status.PENDING:
-                continue  # being decrypted right now, or done
-            if row.enqueued_at is not None and row.enqueued_at > stale:
-                continue
-            row.enqueued_at = now
-            row.save(update_fields=["enqueued_at"])
-            _schedule_open(row.pk)
-            sent += 1
+    with transaction.atomic():
+        # Rows being decrypted right now are locked: skipped. Rows sent a moment ago wait until they look lost.
+        due = list(
+            pending.filter(sealed_keys__isnull=False)
+            .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=stale))
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("pk", flat=True)
+        )
+        BidOpening.objects.filter(pk__in=due).update(enqueued_at=now)
+        for pk in due:
+            _schedule_open(pk)
+    sent = len(due)
     if ceremony.decrypt_until is not None and now >= ceremony.decrypt_until:
         with transaction.atomic():
             locked = _lock(ceremony.pk)
@@ -646,6 +647,7 @@ def _advance_readout(ceremony: OpeningCeremony) -> str:
             )
             if not nexts:
                 return _close(locked)
+            stream = _stream(section)
             for opening in nexts:
                 locked.readout_count += 1
                 opening.readout_order, opening.read_out_at = locked.readout_count, now
@@ -657,7 +659,8 @@ def _advance_readout(ceremony: OpeningCeremony) -> str:
                     data={k: line.get(k) for k in ("order", "code", "status", "price_fen", "failure_code")},
                 )
                 registration = opening.bid.registration
-                _publish(section, "opening.readout", line, sealed=_name_of(registration), reveal=[registration.bidder_code])
+                code = registration.bidder_code
+                _publish(section, "opening.readout", line, sealed=_name_of(registration), reveal=[code], stream=stream)
                 read += 1
             locked.last_step_at = now
             locked.save(update_fields=["readout_count", "last_step_at"])
