@@ -93,34 +93,78 @@ class OpenedBid:
     files: list[OpenedFile] = field(default_factory=list)
 
 
-class _Hasher:
-    """SHA-256 on a helper thread (hashlib lets go of the GIL), one update in flight."""
+class _Reader:
+    """Reads a part's chunks ahead on a thread of its own (file reads let go of the GIL)."""
 
-    def __init__(self):
-        self._todo, self._done = queue.SimpleQueue(), queue.SimpleQueue()
-        self._pending = False
-        self._thread = threading.Thread(target=self._run, name="opening-sha256", daemon=True)
+    def __init__(self, stream, sizes: list[int]):
+        self._stream, self._sizes = stream, sizes
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="opening-read", daemon=True)
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self):
+        try:
+            for want in self._sizes:
+                data = self._stream.read(want)
+                while data is not None and 0 < len(data) < want:  # a short read that is not the end yet
+                    more = self._stream.read(want - len(data))
+                    if not more:
+                        break
+                    data += more
+                if not self._put(data) or len(data) < want:
+                    return
+        except BaseException as error:  # handed to the reader of the queue
+            self._put(error)
+
+    def get(self) -> bytes:
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()
+
+
+class _Sink:
+    """Hashes and writes the plaintext on a thread of its own, in order, while the next chunk is decrypted."""
+
+    def __init__(self, out, digest):
+        self._out, self._digest, self.error = out, digest, None
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._thread = threading.Thread(target=self._run, name="opening-sink", daemon=True)
         self._thread.start()
 
     def _run(self):
-        while (item := self._todo.get()) is not None:
-            item[0].update(item[1])
-            self._done.put(None)
+        while (data := self._queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self._digest.update(data)
+                    self._out.write(data)
+                except BaseException as error:  # raised in the caller by put() or close()
+                    self.error = error
 
-    def update(self, digest, data):
-        self.wait()
-        self._todo.put((digest, data))
-        self._pending = True
-
-    def wait(self):
-        if self._pending:
-            self._done.get()
-            self._pending = False
+    def put(self, data: bytes):
+        if self.error is not None:
+            raise self.error
+        self._queue.put(data)
 
     def close(self):
-        self.wait()
-        self._todo.put(None)
+        self._queue.put(None)
         self._thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def _ciphertext_sha256(stream, header: E.EnvelopeHeader, name: str) -> str:
@@ -132,50 +176,49 @@ def _ciphertext_sha256(stream, header: E.EnvelopeHeader, name: str) -> str:
     return digest.hexdigest()
 
 
-def _decrypt_part(stream, header: E.EnvelopeHeader, *, name: str, key: bytes, out, hasher: _Hasher, digest, pause: float):
-    """Chunk by chunk into `out`; the plaintext is hashed on the helper thread meanwhile. Returns the meta."""
+def _decrypt_part(stream, header: E.EnvelopeHeader, *, name: str, key: bytes, out, digest, pause: float):
+    """Chunk by chunk into `out`: read ahead on one thread, decrypted here, hashed and written on another.
+
+    Returns the meta. A chunk reaches the sink only once authenticated.
+    """
     part, manifest = header.part(name), header.manifest
     aead, aad = AESGCM(key), E._aad(manifest["section"], manifest["bidder_code"], name)
     stream.seek(header.part_offset(name))
-    chunk, count, left = part["chunk_size"], part["chunk_count"], part["ciphertext_size"]
-    biggest = min(chunk, left - TAG)
-    cipher = memoryview(bytearray(biggest + TAG))
-    # Two plaintext buffers: the helper thread hashes one while the next chunk is decrypted into the other.
-    plains = [memoryview(bytearray(biggest)), memoryview(bytearray(biggest))]
+    chunk, count, total = part["chunk_size"], part["chunk_count"], part["ciphertext_size"]
+    sizes = [min(chunk + TAG, total - i * (chunk + TAG)) for i in range(count)]
     head, meta_end = bytearray(), None
-    for index in range(count):
-        want = min(chunk + TAG, left)
-        n = E._read_exact(stream, cipher[:want])
-        if n != want:
-            raise OpenFailure(f"part {name}: chunk {index} is truncated", fault="platform")
-        left -= n
-        plain = plains[index % 2]
-        try:
-            m = aead.decrypt_into(E._nonce(index, index == count - 1), cipher[:n], aad, plain[: n - TAG])
-        except (InvalidTag, ValueError) as error:
-            # Only on failure: hash the part's ciphertext. The receipted bytes sealed wrong are the bidder's
-            # doing; bytes that changed since the receipt are the platform's (its storage).
-            fault = "bidder" if _ciphertext_sha256(stream, header, name) == part["sha256"] else "platform"
-            raise OpenFailure(
-                f"part {name}: chunk {index} fails authentication (damaged, truncated, reordered or spliced)", fault=fault
-            ) from error
-        data = plain[:m]
-        if meta_end is None or len(head) < meta_end:
-            head += data
-            if meta_end is None and len(head) >= 4:
-                meta_end = 4 + int.from_bytes(head[:4], "big")
-                if meta_end - 4 > E.MAX_META:
-                    raise OpenFailure(f"part {name}: meta of {meta_end - 4} bytes is too long", fault="bidder")
-            if meta_end is not None and len(head) >= meta_end:
-                rest = bytes(head[meta_end:])
-                out.write(rest)
-                hasher.update(digest, rest)
-        else:
-            out.write(data)
-            hasher.update(digest, data)
-        if pause:
-            time.sleep(pause)  # crash tests only (OPENING_CHUNK_PAUSE): a decryption long enough to kill
-    hasher.wait()
+    reader, sink = _Reader(stream, sizes), _Sink(out, digest)
+    try:
+        for index, want in enumerate(sizes):
+            data = reader.get()
+            if len(data) != want:
+                raise OpenFailure(f"part {name}: chunk {index} is truncated", fault="platform")
+            try:
+                plain = aead.decrypt(E._nonce(index, index == count - 1), data, aad)
+            except (InvalidTag, ValueError) as error:
+                reader.close()
+                # Only on failure: hash the part's ciphertext. The receipted bytes sealed wrong are the bidder's
+                # doing; bytes that changed since the receipt are the platform's (its storage).
+                fault = "bidder" if _ciphertext_sha256(stream, header, name) == part["sha256"] else "platform"
+                raise OpenFailure(
+                    f"part {name}: chunk {index} fails authentication (damaged, truncated, reordered or spliced)",
+                    fault=fault,
+                ) from error
+            if meta_end is None or len(head) < meta_end:
+                head += plain
+                if meta_end is None and len(head) >= 4:
+                    meta_end = 4 + int.from_bytes(head[:4], "big")
+                    if meta_end - 4 > E.MAX_META:
+                        raise OpenFailure(f"part {name}: meta of {meta_end - 4} bytes is too long", fault="bidder")
+                if meta_end is not None and len(head) >= meta_end:
+                    sink.put(bytes(head[meta_end:]))
+            else:
+                sink.put(plain)
+            if pause:
+                time.sleep(pause)  # crash tests only (OPENING_CHUNK_PAUSE): a decryption long enough to kill
+    finally:
+        reader.close()
+        sink.close()
     if meta_end is None or len(head) < meta_end:
         raise OpenFailure(f"part {name}: the plaintext ends inside its meta", fault="bidder")
     try:
@@ -227,16 +270,13 @@ def open_bid(*, stream, bid, data_keys: dict[str, bytes], work_dir: Path) -> Ope
     missing = [p["name"] for p in header.manifest["parts"] if p["name"] not in data_keys]
     if missing:
         raise OpenFailure(f"no data key for part {missing[0]}", fault="platform")
-    hasher = _Hasher()
     opened = OpenedBid(form={})
     try:
         for part in header.manifest["parts"]:
             name = part["name"]
             if name == "form":
                 buffer = io.BytesIO()
-                _decrypt_part(
-                    stream, header, name=name, key=data_keys[name], out=buffer, hasher=hasher, digest=hashlib.sha256(), pause=0
-                )
+                _decrypt_part(stream, header, name=name, key=data_keys[name], out=buffer, digest=hashlib.sha256(), pause=0)
                 try:
                     form = json.loads(buffer.getvalue(), parse_float=E._no_float, parse_constant=E._no_float)
                     E._check_form(form)
@@ -247,9 +287,7 @@ def open_bid(*, stream, bid, data_keys: dict[str, bytes], work_dir: Path) -> Ope
             path = work_dir / f"{bid.pk}-{name}.part"
             digest = hashlib.sha256()
             with open(path, "wb") as out:
-                meta = _decrypt_part(
-                    stream, header, name=name, key=data_keys[name], out=out, hasher=hasher, digest=digest, pause=pause
-                )
+                meta = _decrypt_part(stream, header, name=name, key=data_keys[name], out=out, digest=digest, pause=pause)
                 size = out.tell()
             opened.files.append(
                 OpenedFile(
@@ -266,6 +304,4 @@ def open_bid(*, stream, bid, data_keys: dict[str, bytes], work_dir: Path) -> Ope
             item.path.unlink(missing_ok=True)
         (work_dir / f"{bid.pk}-{part['name']}.part").unlink(missing_ok=True)
         raise
-    finally:
-        hasher.close()
     return opened

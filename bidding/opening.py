@@ -15,6 +15,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -54,6 +55,7 @@ TRANSITIONS: dict[str, set[str]] = {
     C.FAILED: set(),
 }
 MIN_BIDS = 3  # OPEN-MIN-3
+READOUT_BATCH = 50  # lines per commit when no pause is set between them (each line is still its own event)
 MAX_OBJECTION = 2000
 NO_KEY = "no key reached this bid in the decryption window"
 
@@ -104,8 +106,9 @@ def _stream(section: Section) -> Stream:
     return stream_ensure(kind=StreamKind.OPENING, section=section)
 
 
-def _publish(section: Section, kind: str, payload: dict, *, actor=None, sealed=None, reveal=()):
-    return stream_publish(stream=_stream(section), kind=kind, payload=payload, sealed=sealed, reveal=reveal, actor=_real(actor))
+def _publish(section: Section, kind: str, payload: dict, *, actor=None, sealed=None, reveal=(), stream=None):
+    stream = stream or _stream(section)
+    return stream_publish(stream=stream, kind=kind, payload=payload, sealed=sealed, reveal=reveal, actor=_real(actor))
 
 
 def _name_of(registration) -> dict:
@@ -446,8 +449,10 @@ def _work_dir():
 
 
 def _settled_counts(section: Section) -> tuple[int, int]:
-    rows = BidOpening.objects.filter(section=section)
-    return rows.exclude(status=BidOpening.Status.PENDING).count(), rows.count()
+    counts = BidOpening.objects.filter(section=section).aggregate(
+        total=Count("pk"), settled=Count("pk", filter=~Q(status=BidOpening.Status.PENDING))
+    )
+    return counts["settled"], counts["total"]
 
 
 def _fail(opening: BidOpening, *, code: str, reason: str, fault: str) -> None:
@@ -466,7 +471,7 @@ def bid_opening_decrypt(*, bid_opening_id: int) -> str:
     with transaction.atomic():
         opening = (
             BidOpening.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("bid__registration__organization", "section")
+            .select_related("bid__registration__organization", "section__opening_ceremony")
             .filter(pk=bid_opening_id)
             .first()
         )
@@ -474,7 +479,7 @@ def bid_opening_decrypt(*, bid_opening_id: int) -> str:
             return "busy"
         if opening.status != BidOpening.Status.PENDING or not opening.sealed_keys:
             return "nothing"
-        ceremony = OpeningCeremony.objects.get(section_id=opening.section_id)
+        ceremony = opening.section.opening_ceremony
         try:
             data_keys = {
                 name: decrypt.unwrap_at_rest(
@@ -536,6 +541,8 @@ def opening_advance(*, ceremony_id: int, now=None) -> str:
     """Look at the rows and take the next step; every caller (task, watchdog, a service) may call it any time."""
     now = now or timezone.now()
     ceremony = OpeningCeremony.objects.select_related("section").get(pk=ceremony_id)
+    if ceremony.section.state == SectionState.SUSPENDED:
+        return "suspended"  # a supervisor stopped the section: nothing moves until it is resumed
     if ceremony.state == C.DECRYPTING:
         return _advance_decryption(ceremony, now)
     if ceremony.state == C.READOUT:
@@ -557,18 +564,18 @@ def _advance_decryption(ceremony: OpeningCeremony, now) -> str:
     section = ceremony.section
     pending = BidOpening.objects.filter(section=section, status=BidOpening.Status.PENDING)
     stale = now - timedelta(seconds=settings.OPENING_TASK_STALL_SECONDS)
-    sent = 0
-    for pk in pending.filter(sealed_keys__isnull=False).values_list("pk", flat=True):
-        with transaction.atomic():
-            row = BidOpening.objects.select_for_update(skip_locked=True, of=("self",)).filter(pk=pk).first()
-            if row is None or row.status != BidOpening.Status.PENDING:
-                continue  # being decrypted right now, or done
-            if row.enqueued_at is not None and row.enqueued_at > stale:
-                continue
-            row.enqueued_at = now
-            row.save(update_fields=["enqueued_at"])
-            _schedule_open(row.pk)
-            sent += 1
+    with transaction.atomic():
+        # Rows being decrypted right now are locked: skipped. Rows sent a moment ago wait until they look lost.
+        due = list(
+            pending.filter(sealed_keys__isnull=False)
+            .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=stale))
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("pk", flat=True)
+        )
+        BidOpening.objects.filter(pk__in=due).update(enqueued_at=now)
+        for pk in due:
+            _schedule_open(pk)
+    sent = len(due)
     if ceremony.decrypt_until is not None and now >= ceremony.decrypt_until:
         with transaction.atomic():
             locked = _lock(ceremony.pk)
@@ -617,7 +624,9 @@ def readout_line(opening: BidOpening) -> dict:
 
 
 def _advance_readout(ceremony: OpeningCeremony) -> str:
+    """Read out the next line (with a pause between lines), or, without a pause, the next lines a batch per commit."""
     pace = float(settings.OPENING_READOUT_SECONDS)
+    batch = 1 if pace else READOUT_BATCH
     section = ceremony.section
     read = 0
     while True:
@@ -630,29 +639,31 @@ def _advance_readout(ceremony: OpeningCeremony) -> str:
                 wait = pace - (now - locked.last_step_at).total_seconds()
                 _schedule_advance(locked.pk, countdown=wait)
                 return "waiting"
-            opening = (
+            nexts = list(
                 BidOpening.objects.select_for_update(of=("self",))
                 .filter(section=section, readout_order__isnull=True)
                 .select_related("bid__registration__organization")
-                .order_by("bid__registration__bidder_code")
-                .first()
+                .order_by("bid__registration__bidder_code")[:batch]
             )
-            if opening is None:
+            if not nexts:
                 return _close(locked)
-            locked.readout_count += 1
+            stream = _stream(section)
+            for opening in nexts:
+                locked.readout_count += 1
+                opening.readout_order, opening.read_out_at = locked.readout_count, now
+                opening.save(update_fields=["readout_order", "read_out_at"])
+                line = readout_line(opening)
+                audit_append(
+                    event=AuditEvent.OPENING_READOUT,
+                    section=section,
+                    data={k: line.get(k) for k in ("order", "code", "status", "price_fen", "failure_code")},
+                )
+                registration = opening.bid.registration
+                code = registration.bidder_code
+                _publish(section, "opening.readout", line, sealed=_name_of(registration), reveal=[code], stream=stream)
+                read += 1
             locked.last_step_at = now
             locked.save(update_fields=["readout_count", "last_step_at"])
-            opening.readout_order, opening.read_out_at = locked.readout_count, now
-            opening.save(update_fields=["readout_order", "read_out_at"])
-            line = readout_line(opening)
-            audit_append(
-                event=AuditEvent.OPENING_READOUT,
-                section=section,
-                data={k: line.get(k) for k in ("order", "code", "status", "price_fen", "failure_code")},
-            )
-            registration = opening.bid.registration
-            _publish(section, "opening.readout", line, sealed=_name_of(registration), reveal=[registration.bidder_code])
-            read += 1
             if pace:
                 _schedule_advance(locked.pk, countdown=pace)
                 return f"read {read}"

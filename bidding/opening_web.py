@@ -47,6 +47,7 @@ def _context(request, section) -> dict:
         "ceremony": ceremony,
         "stream_key": f"opening.{section.public_id}",
         "is_bidder": registration is not None,
+        "own_code": registration.bidder_code if registration is not None else "",
         "can_run": policy.can_run_opening(request.user, section),
         "can_present": policy.can_present_share(request.user, section),
         "record": policy.can_read_opening_record(request.user, section),

@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 
 from bidding.ceremony import custodian_key_set
-from bidding.models import CustodianKey, KeyShare
+from bidding.models import CustodianKey, KeyShare, OpeningCeremony
 from bidding.submission import own_registration
 from trading import selectors
 from trading.errors import NotAllowed
@@ -53,5 +53,9 @@ def custodian_page(request):
         "form": form,
         "key": CustodianKey.objects.filter(custodian=request.user).first(),
         "shares": KeyShare.objects.filter(custodian=request.user).select_related("opening_key__section").order_by("-pk")[:50],
+        # Openings waiting for this custodian's share now.
+        "openings": OpeningCeremony.objects.filter(
+            state=OpeningCeremony.State.DECRYPTING, section__opening_key__shares__custodian=request.user
+        ).select_related("section"),
     }
     return render(request, "bidding/custodian.html", context)

@@ -951,3 +951,23 @@ export async function openEnvelope(
   }
   return { form, parts: out, manifest };
 }
+
+/**
+ * 在线解密 (unlocking one's own bid at the opening): every part's data key from a manifest, unwrapped
+ * with the bidder's own encryption key, as base64url to send to the platform. The private key never
+ * leaves the browser; only the data keys of this one bid do.
+ */
+export async function unwrapDataKeys(manifest, privateKey, { recipient = "bidder" } = {}) {
+  if (recipient !== "opening" && recipient !== "bidder") throw new TypeError('recipient is "opening" or "bidder"');
+  const want = recipient === "opening" ? manifest.opening_key : manifest.bidder_key;
+  const recipientKey = await recipientKeyAndPublic(privateKey, want);
+  if (recipientKey === null) fail(`this key is not the envelope's ${recipient} key (fingerprint mismatch)`);
+  const keys = {};
+  for (const p of manifest.parts) {
+    const wrapped = recipient === "opening" ? p.key_opening : p.key_bidder;
+    const dataKey = await hpkeOpen(recipientKey, infoFor(manifest.section, manifest.bidder_code, p.name, recipient), wrapped);
+    keys[p.name] = b64urlEncode(dataKey);
+    dataKey.fill(0);
+  }
+  return keys;
+}

@@ -379,3 +379,17 @@ def test_checkin_is_for_the_sections_bidders_once_each(staff, make_user):
     with pytest.raises(NotAllowed):
         opening_checkin(actor=make_user(Role.BIDDER), section=section)
     assert kinds(section).count("opening.checkin") == 1
+
+
+def test_a_suspended_section_holds_its_opening_until_resumed(staff, supervisor):
+    from trading.services.sections import section_resume, section_suspend
+
+    section, bidders = section_with_bids(staff, PRICES)
+    to_decryption(staff, section, bidders)
+    section_suspend(actor=supervisor, section=section, reason="现场网络故障")
+    quorum(section)
+    assert BidOpening.objects.filter(status="pending").count() == 3
+    assert OpeningCeremony.objects.get(section=section).state == "decrypting"
+    section_resume(actor=supervisor, section=section, reason="故障排除")
+    opening_watchdog()
+    assert OpeningCeremony.objects.get(section=section).state == "closed"

@@ -26,6 +26,7 @@ def test_the_pages_run_an_opening_from_start_to_the_signed_record(staff):
     public = client_of(None)
     page = public.get(f"/openings/{section.public_id}/")
     assert page.status_code == 200 and section.public_id in page.content.decode()
+    assert f"/openings/{section.public_id}/" in public.get(f"/sections/{section.public_id}/").content.decode()
     assert public.get(f"/openings/{section.public_id}/record/").json()["code"] == "OPEN-NO-RECORD"
 
     desk = client_of(staff)
@@ -56,6 +57,7 @@ def test_the_pages_run_an_opening_from_start_to_the_signed_record(staff):
 
     for custodian in custodians(section)[:2]:
         keeper = client_of(custodian)
+        assert f"/openings/{section.public_id}/share/" in keeper.get("/custodian/").content.decode()
         assert "passphrase" in keeper.get(f"/openings/{section.public_id}/share/").content.decode()
         keeper.post(f"/openings/{section.public_id}/share/", {"passphrase": PASSPHRASE})
     assert BidOpening.objects.filter(status="opened").count() == 3

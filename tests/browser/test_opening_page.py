@@ -160,3 +160,37 @@ def test_an_online_opening_seen_live_by_staff_bidders_a_custodian_and_a_late_pub
     assert late.get_by_test_id("record-link").is_visible()
     for page in (desk, a, b, late):
         assert page.errors == [], page.errors
+
+
+def test_a_bidder_unlocks_its_own_bid_in_the_browser_with_its_key_file(live_server, browser, staff, tmp_path):
+    """在线解密: the key file opens in the page, the data keys are unwrapped there, only they reach the server."""
+    from bidding import envelope as E
+    from bidding.models import BidOpening
+    from bidding.opening import opening_decrypt_begin, opening_start
+
+    section, bidders = section_with_bids(staff, PRICES, names=NAMES)
+    opening_start(actor=staff, section=section)
+    opening_decrypt_begin(actor=staff, section=section)
+    bidder = bidders[0]
+    key_file = tmp_path / "my-keys.json"
+    key_file.write_bytes(
+        E.export_key_file(
+            signing_private_key=bidder.signing,
+            encryption_private_key=bidder.encryption,
+            passphrase="备份口令-backup-1",
+            iterations=100_000,
+        )
+    )
+    page = person(browser, live_server.url, bidder.user)
+    page.goto(f"{live_server.url}/openings/{section.public_id}/")
+    page.set_input_files("[data-testid=unlock-file]", str(key_file))
+    page.fill("[data-testid=unlock-passphrase]", "备份口令-backup-1")
+    page.get_by_test_id("unlock").click()
+    try:
+        page.wait_for_function("document.querySelector('[data-testid=unlock-status]').textContent.includes('已提交')")
+    except Exception:
+        raise AssertionError(f"{page.get_by_test_id('unlock-status').text_content()} {page.errors}") from None
+    mine = BidOpening.objects.get(bid__registration=bidder.registration)
+    assert mine.status == "opened" and mine.opened_by == "bidder" and mine.price_fen == PRICES[0]
+    assert BidOpening.objects.filter(status="pending").count() == 2
+    assert page.errors == [], page.errors

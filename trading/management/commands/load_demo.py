@@ -11,6 +11,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from bidding.ceremony import custodian_key_set
 from bidding.models import Registration
+from bidding.opening_demo import opening_demo
 from bidding.services import new_bidder_code
 from escrow.demo import demo_deposits_paid
 from trading.audit.events import AuditEvent
@@ -248,6 +249,7 @@ class Command(BaseCommand):
                 )
                 registrations.append(registration)
             demo_deposits_paid(registrations=registrations, received_at=past + 10 * day)
+        opening_demo(staff=self.staff, project=bridge, organizations=bidders[:3])  # ready to open at /openings/…/console/
         Announcement.objects.create(
             section=failed,
             kind=AnnouncementKind.FAILURE,
