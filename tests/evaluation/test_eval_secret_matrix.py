@@ -71,7 +71,7 @@ def test_EVAL_SECRET_in_session_names_reach_only_officials_and_the_committee(rol
 
 
 def test_EVAL_SECRET_officials_see_the_names_once_the_session_starts(make_user, staff):
-    world, section, draw, members, secrets = drawn_world(make_user, staff)
+    world, section, draw, members, _secrets = drawn_world(make_user, staff)
     for member in members:
         member_respond(user=member.expert.user, member=member, accept=True)
     session_start(actor=staff, draw=draw)
