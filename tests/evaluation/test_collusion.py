@@ -175,7 +175,7 @@ def test_COLLUSION_40_supervisors_read_the_flags_on_the_draw_record_page(planted
 
     from tests.conftest import signed_in
 
-    section, codes = planted
+    section, _codes = planted
     collusion_scan(section=section)
     url = f"/sections/{section.public_id}/draw/record/"
     body = signed_in(Client(), supervisor).get(url).content.decode()
