@@ -11,7 +11,7 @@ from trading import selectors as trading_selectors
 from trading.errors import NotAllowed
 
 
-class SeatOut(serializers.Serializer):
+class CommitteeSeatOut(serializers.Serializer):
     seat = serializers.IntegerField()
     specialty = serializers.CharField()
     source = serializers.CharField()
@@ -31,7 +31,7 @@ class DrawRecordOut(serializers.Serializer):
     commitment = serializers.CharField(source="draw.commitment")
     seed = serializers.CharField()
     replacements = serializers.SerializerMethodField()
-    seats = SeatOut(many=True)
+    seats = CommitteeSeatOut(many=True)
 
     def get_replacements(self, record) -> list:
         return record.draw.replacements if record.seed else []
@@ -50,7 +50,7 @@ class DrawRecord(APIView):
 class MySeats(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    class SeatMine(serializers.Serializer):
+    class ExpertSeatOut(serializers.Serializer):
         id = serializers.IntegerField()
         section = serializers.CharField(source="draw.section.public_id")
         seat = serializers.IntegerField()
@@ -60,9 +60,9 @@ class MySeats(APIView):
         def get_session_started(self, member) -> bool:
             return member.draw.session_started_at is not None
 
-    @extend_schema(responses=SeatMine(many=True))
+    @extend_schema(responses=ExpertSeatOut(many=True))
     def get(self, request):
-        return Response(self.SeatMine(selectors.my_seats(user=request.user).order_by("-invited_at"), many=True).data)
+        return Response(self.ExpertSeatOut(selectors.my_seats(user=request.user).order_by("-invited_at"), many=True).data)
 
 
 class ScoresSubmit(APIView):
@@ -70,37 +70,37 @@ class ScoresSubmit(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
 
-    class ScoresIn(serializers.Serializer):
+    class ExpertScoresIn(serializers.Serializer):
         scores = serializers.DictField(child=serializers.DictField())
         rejections = serializers.DictField(child=serializers.DictField(), required=False, default=dict)
         dissent = serializers.CharField(required=False, allow_blank=True, default="")
 
-    class SubmissionOut(serializers.Serializer):
+    class ScoreSubmissionOut(serializers.Serializer):
         seat = serializers.IntegerField(source="member.seat")
         canonical_sha256 = serializers.CharField()
         signature = serializers.CharField()
         key_id = serializers.CharField()
         submitted_at = serializers.DateTimeField()
 
-    @extend_schema(request=ScoresIn, responses={201: SubmissionOut})
+    @extend_schema(request=ExpertScoresIn, responses={201: ScoreSubmissionOut})
     def post(self, request, public_id):
         section = trading_selectors.section_get(user=request.user, public_id=public_id)
-        data = self.ScoresIn(data=request.data)
+        data = self.ExpertScoresIn(data=request.data)
         data.is_valid(raise_exception=True)
         submission = scores_submit(user=request.user, draw=selectors.draw_of(section), **data.validated_data)
-        return Response(self.SubmissionOut(submission).data, status=status.HTTP_201_CREATED)
+        return Response(self.ScoreSubmissionOut(submission).data, status=status.HTTP_201_CREATED)
 
 
 class CollusionFlags(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    class FlagOut(serializers.Serializer):
+    class CollusionFlagOut(serializers.Serializer):
         kind = serializers.CharField()
         bidder_codes = serializers.ListField(child=serializers.CharField())
         evidence = serializers.JSONField()
         found_at = serializers.DateTimeField()
 
-    @extend_schema(responses=FlagOut(many=True))
+    @extend_schema(responses=CollusionFlagOut(many=True))
     def get(self, request, public_id):
         section = trading_selectors.section_get(user=request.user, public_id=public_id)
-        return Response(self.FlagOut(selectors.flags_list(user=request.user, section=section), many=True).data)
+        return Response(self.CollusionFlagOut(selectors.flags_list(user=request.user, section=section), many=True).data)

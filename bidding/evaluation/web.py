@@ -132,7 +132,13 @@ def draw_record_page(request, public_id):
     """Public: the commitment, rules and candidate codes; the seed once revealed, for anyone to re-run."""
     section = trading_selectors.section_get(user=request.user, public_id=public_id)
     record = selectors.draw_record(user=request.user, section=section)
-    return render(request, "evaluation/draw_record.html", {"section": section, "record": record})
+    draw = record.draw if record else None
+    flags = (
+        selectors.flags_list(user=request.user, section=section)
+        if policy.collusion_flags_visible(request.user, section, draw)
+        else []
+    )
+    return render(request, "evaluation/draw_record.html", {"section": section, "record": record, "flags": flags})
 
 
 @login_required

@@ -168,3 +168,17 @@ def test_COLLUSION_40_regular_and_abnormally_close_prices():
     assert [(f.kind, f.codes) for f in close] == [("price_close", ["B-1", "B-2"])]
     honest = pure.detect([bid(1, 400_000_000), bid(2, 411_370_000), bid(3, 429_910_000), bid(4, 447_020_000)])
     assert honest == []
+
+
+def test_COLLUSION_40_supervisors_read_the_flags_on_the_draw_record_page(planted, supervisor, make_user):
+    from django.test import Client
+
+    from tests.conftest import signed_in
+
+    section, _codes = planted
+    collusion_scan(section=section)
+    url = f"/sections/{section.public_id}/draw/record/"
+    body = signed_in(Client(), supervisor).get(url).content.decode()
+    assert "王小明" in body and "DEP-SAME-PAYER" in body
+    body = Client().get(url).content.decode()
+    assert "王小明" not in body and "DEP-SAME-PAYER" not in body

@@ -213,3 +213,30 @@ def test_a_short_pool_is_refused(staff, section, specialties):
         draw_make(actor=staff, draw=draw)
     assert refused.value.code == "EVAL-POOL-SHORT"
     assert not draw.members.exists()
+
+
+def test_EVAL_RANDOM_anyone_re_runs_the_draw_offline_from_the_public_record(staff, committed, api, tmp_path):
+    draw = draw_make(actor=staff, draw=committed)
+    first = draw.members.select_related("expert__user").get(seat=1)
+    member_respond(user=first.expert.user, member=first, accept=False, reason="出差")
+    draw = seat_all(staff, ExpertDraw.objects.get(pk=draw.pk))
+    record = tmp_path / "record.json"
+    record.write_bytes(api.get(f"/api/v1/sections/{draw.section.public_id}/draw/").content)
+    out = StringIO()
+    call_command("evaluation_redraw", record=str(record), stdout=out)
+    assert "MATCH" in out.getvalue() and draw.seed in out.getvalue()
+    tampered = record.read_text().replace(draw.seed, "11" * 32)
+    record.write_text(tampered)
+    with pytest.raises(SystemExit):
+        call_command("evaluation_redraw", record=str(record), stdout=StringIO(), stderr=StringIO())
+
+
+def test_a_representative_who_declines_is_not_redrawn_from_the_pool(staff, section, pool, specialties):
+    rep = ExpertFactory(employer=section.project.tenderer, specialties=specialties[:1])
+    draw = draw_commit(actor=staff, section=section, size=5, quotas=[("A01", 2), ("A02", 2)], representatives=[rep])
+    draw = draw_make(actor=staff, draw=draw)
+    member = draw.members.get(source="representative")
+    member_respond(user=rep.user, member=member, accept=False, reason="另有安排")
+    draw.refresh_from_db()
+    assert draw.replacements == [] and draw.members.count() == 5
+    assert draw.members.get(source="representative").seat == 5

@@ -52,3 +52,19 @@ def test_COLLUSION_40_scan_runs_when_the_session_starts(staff, committed, django
     with django_capture_on_commit_callbacks(execute=True):
         seat_all(staff, committed)
     assert AuditEntry.objects.filter(event=AuditEvent.COLLUSION_SCANNED, section=committed.section).count() == 1
+
+
+def test_the_pool_page_imports_a_file_and_shows_the_bad_rows(staff, specialties):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    from tests.conftest import signed_in
+
+    text = (
+        HEADER
+        + "E-90001,赵一,A01,913301000000000001,甲,西湖区,13500000001,,\nE-90002,钱二,A09,913301000000000002,乙,西湖区,1,,\n"
+    )
+    upload = SimpleUploadedFile("experts.csv", text.encode("utf-8-sig"), content_type="text/csv")
+    body = signed_in(Client(), staff).post("/evaluation/experts/", {"file": upload}).content.decode()
+    assert 'data-testid="import-report"' in body and "A09" in body and "赵一" in body
+    assert Expert.objects.filter(code="E-90001").exists() and not Expert.objects.filter(code="E-90002").exists()

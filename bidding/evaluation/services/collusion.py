@@ -1,6 +1,7 @@
 """The collusion scan (COLLUSION-40) over an opened section: flags with evidence, kept current, audited."""
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from bidding.evaluation import collusion as pure
 from bidding.evaluation.models import CollusionFlag
@@ -39,7 +40,7 @@ def bid_facts(section) -> list[pure.BidFacts]:
 def collusion_scan(*, section, actor=None) -> list[CollusionFlag]:
     """Run every detector; a flag found again is kept, one no longer found is dropped; safe to run twice."""
     if not policy.identities_revealed(section):
-        raise TransitionError("EVAL-NOT-OPENED", "collusion checks run after opening")
+        raise TransitionError("EVAL-NOT-OPENED", _("开标后方可进行串通投标检测。"))
     payers = [(f.bidder_codes, f.registration_ids) for f in same_payer_flags(section=section)]  # DEP-SAME-PAYER, escrow's
     found = pure.detect(bid_facts(section), same_payer=payers)
     with transaction.atomic():

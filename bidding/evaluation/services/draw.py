@@ -217,7 +217,8 @@ def member_respond(*, user, member: CommitteeMember, accept: bool, reason: str =
             section=locked_draw.section,
             data={"seat": locked.seat, "accept": accept},
         )
-        if not accept:
+        # A drawn seat is redrawn from the seed; a representative's seat waits for the tenderer to name another.
+        if not accept and locked.source == CommitteeMember.Source.DRAWN:
             _replace(locked_draw, locked, "declined")
     return locked
 

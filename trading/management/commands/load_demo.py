@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from bidding.ceremony import custodian_key_set
+from bidding.evaluation.demo import demo_pool
 from bidding.models import Registration
 from bidding.opening_demo import opening_demo
 from bidding.services import new_bidder_code
@@ -69,6 +70,7 @@ class Command(BaseCommand):
         seed_from_chinese_calendar(range(2024, 2028))
         with transaction.atomic():
             self.create()
+            demo_pool()
         checkpoint_create()
         if not quiet:
             self.stdout.write(

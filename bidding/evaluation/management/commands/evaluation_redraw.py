@@ -1,9 +1,15 @@
-"""Re-run a section's expert draw from its published record and revealed seed, and compare with the committee."""
+"""Re-run an expert draw from its published record and revealed seed, and compare with the committee.
 
+From the database (`evaluation_redraw S-…`), or offline from the record as the public API serves it
+(`curl …/api/v1/sections/S-…/draw/ > record.json; evaluation_redraw --record record.json`).
+"""
+
+import json
 import sys
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from bidding.evaluation import draw as pure
 from bidding.evaluation.models import ExpertDraw
 from bidding.evaluation.services.draw import draw_rerun
 from trading.errors import DomainError
@@ -13,23 +19,53 @@ class Command(BaseCommand):
     help = "Re-run a revealed expert draw (EVAL-RANDOM) and say whether it gives the recorded committee."
 
     def add_arguments(self, parser):
-        parser.add_argument("section", help="the section's public id")
+        parser.add_argument("section", nargs="?", help="the section's public id")
+        parser.add_argument("--record", help="a draw record downloaded from /api/v1/sections/<id>/draw/ (no database needed)")
 
-    def handle(self, *args, section, **options):
-        draw = ExpertDraw.objects.select_related("section").get(section__public_id=section)
-        try:
-            seats = draw_rerun(draw)
-        except DomainError as error:
-            self.stderr.write(f"{error.code}: {error.message}")
-            sys.exit(2)
-        self.stdout.write(f"commitment {draw.commitment}\nseed {draw.seed}\ncandidates {draw.candidates_digest}")
+    def handle(self, *args, section=None, record=None, **options):
+        if record:
+            seats, recorded, facts = self._from_record(record)
+        elif section:
+            seats, recorded, facts = self._from_database(section)
+        else:
+            raise CommandError("name a section or give --record")
+        self.stdout.write(f"commitment {facts['commitment']}\nseed {facts['seed']}\ncandidates {facts['candidates_digest']}")
         for seat in seats:
             self.stdout.write(f"{seat.seat}\t{seat.code}\t{seat.specialty}")
-        recorded = dict(
-            draw.members.filter(source="drawn", status__in=["invited", "accepted"]).values_list("seat", "expert__code")
-        )
         if recorded == {s.seat: s.code for s in seats}:
             self.stdout.write("MATCH: the recorded committee is the one the seed draws")
             return
         self.stderr.write(f"MISMATCH: recorded {recorded}")
         sys.exit(1)
+
+    def _from_database(self, public_id):
+        draw = ExpertDraw.objects.select_related("section").get(section__public_id=public_id)
+        try:
+            seats = draw_rerun(draw)
+        except DomainError as error:
+            self.stderr.write(f"{error.code}: {error.message}")
+            sys.exit(2)
+        recorded = dict(
+            draw.members.filter(source="drawn", status__in=["invited", "accepted"]).values_list("seat", "expert__code")
+        )
+        return seats, recorded, {"commitment": draw.commitment, "seed": draw.seed, "candidates_digest": draw.candidates_digest}
+
+    def _from_record(self, path):
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        if not data.get("seed"):
+            self.stderr.write("EVAL-SECRET: the seed is not revealed yet")
+            sys.exit(2)
+        if pure.commitment_of(data["seed"]) != data["commitment"]:
+            self.stderr.write("EVAL-RANDOM: the seed does not match the commitment published before the draw")
+            sys.exit(2)
+        if pure.digest(data["candidates"]) != data["candidates_digest"]:
+            self.stderr.write("EVAL-RANDOM: the candidate list does not match its published digest")
+            sys.exit(2)
+        seats = pure.draw_committee(
+            seed_hex=data["seed"], candidates=data["candidates"], rules=data["rules"], replacements=data["replacements"]
+        )
+        recorded = {
+            s["seat"]: s["code"] for s in data["seats"] if s["source"] == "drawn" and s["status"] in ("invited", "accepted")
+        }
+        return seats, recorded, data
