@@ -60,6 +60,7 @@ def test_the_console_section_page_shows_status_timeline_and_a_verified_chain(cli
     assert "验证通过" in page
     rules = client.get("/supervision/rules/").content.decode()
     assert "COMPLAINT-ACCEPT-3WD" in rules and "实施条例第61条" in rules
+    assert f'<td data-rule="DOC-MIN-20D"><a href="/supervision/sections/{short.public_id}/">{short.public_id}</a> ×1' in rules
 
 
 def test_suspend_and_resume_from_the_console_with_a_reason(client, supervisor, section):

@@ -23,6 +23,7 @@ from tests.factories import OrganizationFactory, ProjectFactory, RegistrationFac
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append
 from trading.models import Announcement, AnnouncementKind, Document, OrganizationKind, Role, SectionState
+from trading.supervision.models import Alert
 
 pytestmark = pytest.mark.django_db
 
@@ -82,6 +83,11 @@ def fill(route: str, section, document_pk: int, announcement_pk: int) -> list[st
                 *SimOrder.objects.filter(virtual_account__in=deposit_accounts(section)).values_list("pk", flat=True)[:1],
                 "00000000-0000-4000-8000-000000000000",
             ],
+            # supervision: an alert of this section (the world's DEP-SAME-PAYER), and ids that do not exist
+            "alert_id": [*Alert.objects.filter(section=section).values_list("pk", flat=True)[:1], 999999],
+            "notice_id": [999999],
+            "complaint_id": [999999],
+            "objection_id": [999999],
         }.get(arg)
         if values is None:
             raise AssertionError(f"the firewall matrix cannot fill <{arg}> in {route}: teach fill() about it")

@@ -1,6 +1,7 @@
 """Supervision API: alerts and rules (supervisors), statistics and OCDS open data (everyone)."""
 
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -15,7 +16,7 @@ from trading.supervision.registry import REGISTRY
 
 
 class AlertList(APIView):
-    class AlertOut(serializers.Serializer):
+    class SupervisionAlertOut(serializers.Serializer):
         id = serializers.IntegerField()
         rule = serializers.CharField()
         severity = serializers.CharField()
@@ -31,11 +32,11 @@ class AlertList(APIView):
         def get_bidder_codes(self, alert) -> list[str]:
             return selectors.alert_codes_shown(alert)
 
-    @extend_schema(responses=AlertOut(many=True))
+    @extend_schema(responses=SupervisionAlertOut(many=True))
     def get(self, request):
         if not policy.can_read_supervision(request.user):
             raise NotAllowed("NOT-ALLOWED", "只有监督人员可以查看预警。")
-        return Response(self.AlertOut(selectors.alerts_list(user=request.user)[:500], many=True).data)
+        return Response(self.SupervisionAlertOut(selectors.alerts_list(user=request.user)[:500], many=True).data)
 
 
 class RuleList(APIView):
@@ -59,7 +60,7 @@ class RuleList(APIView):
 
 
 class SectionRuleStatus(APIView):
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, public_id):
         section = trading_selectors.section_get(user=request.user, public_id=public_id)
         rows = selectors.rule_status(user=request.user, section=section)
@@ -74,7 +75,7 @@ class Statistics(APIView):
         transaction_type = serializers.CharField(required=False, default="")
         region = serializers.CharField(required=False, default="")
 
-    @extend_schema(parameters=[Query], responses=serializers.DictField())
+    @extend_schema(parameters=[Query], responses=OpenApiTypes.OBJECT)
     def get(self, request):
         query = self.Query(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -90,7 +91,7 @@ def _group(group) -> dict:
 class OcdsSectionReleases(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, public_id):
         section = _published(public_id)
         return Response(opendata.release_package([section], uri=request.build_absolute_uri()))
@@ -99,7 +100,7 @@ class OcdsSectionReleases(APIView):
 class OcdsSectionRecord(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, public_id):
         section = _published(public_id)
         return Response(opendata.record_package([section], uri=request.build_absolute_uri()))
@@ -108,7 +109,7 @@ class OcdsSectionRecord(APIView):
 class OcdsReleases(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return Response(opendata.release_package(opendata.published_sections(), uri=request.build_absolute_uri()))
 

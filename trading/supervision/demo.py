@@ -6,6 +6,7 @@ construction 2,000,000.00 budget, 1,840,000.00 award (8.00% saved); procurement 
 """
 
 import uuid
+from contextlib import suppress
 from datetime import timedelta
 from itertools import pairwise
 
@@ -18,6 +19,7 @@ from escrow.models import SimTransaction
 from escrow.services.deposits import deposit_open
 from escrow.services.payments import notification_receive
 from escrow.services.refunds import deposit_refund
+from trading.errors import RuleViolation
 from trading.models import (
     Organization,
     OrganizationKind,
@@ -28,6 +30,7 @@ from trading.models import (
     TransactionType,
     User,
 )
+from trading.services.sections import section_publish
 from trading.supervision.models import AwardReport
 from trading.supervision.services.complaints import complaint_accept, complaint_decide, complaint_file
 from trading.supervision.services.notices import notice_issue
@@ -113,6 +116,21 @@ def supervision_demo(*, staff) -> None:
     )
     complaint_accept(actor=supervisor, complaint=complaint)
     complaint_decide(actor=supervisor, complaint=complaint, decision="经核查，中标人项目经理无在建项目，投诉不成立。")
+    # A publication refused by DOC-MIN-20D (a 19-day window): the refusal is the console's first alert.
+    short = Section.objects.create(
+        project=lanes.project,
+        public_id="HZJS-2026-140-02",
+        name="附属管线工程（草稿）",
+        estimated_price_fen=90_000_000,
+        deposit_fen=1_800_000,
+        documents_issued_at=now,
+        registration_start=now,
+        registration_end=now + 10 * day,
+        bid_deadline=now + 19 * day + timedelta(hours=1),
+        opening_at=now + 19 * day + timedelta(hours=2),
+    )
+    with suppress(RuleViolation):  # refused, as it must be; the alert stays
+        section_publish(actor=staff, section=short)
     procurement = Section.objects.get(public_id="HZCG-2026-088-01")
     notice_issue(
         actor=supervisor,

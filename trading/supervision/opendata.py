@@ -74,7 +74,7 @@ def _tender(section: Section, *, status: str) -> dict:
         "tenderPeriod": {"startDate": _iso(section.published_at), "endDate": _iso(section.bid_deadline)},
         "documents": [
             {
-                "id": f"{d.pk}",
+                "id": f"{section.public_id}-{d.sha256[:12]}-v{d.version}",  # by content: no row numbers
                 "documentType": "biddingDocuments",
                 "title": f"{d.name} v{d.version}",
                 "datePublished": _iso(d.uploaded_at),

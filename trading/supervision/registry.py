@@ -100,7 +100,12 @@ def rule_register(rule: MonitoredRule) -> MonitoredRule:
 
 
 def check_provide(code: str, *, check: Callable | None = None, scan: Callable | None = None, where: str = "") -> MonitoredRule:
-    """An app supplies the check of a rule registered here (its code, basis and step stay as registered)."""
+    """An app supplies the check of a rule registered here (its code, basis and step stay as registered).
+
+    Safe from any app's ready(), whatever the order of INSTALLED_APPS: the rows are loaded first.
+    """
+    if code not in REGISTRY:
+        from trading.supervision import checks  # noqa: F401  (registers every row of RULES.md)
     rule = REGISTRY[code]  # a KeyError names a code RULES.md does not have
     REGISTRY[code] = replace(rule, check=check or rule.check, scan=scan or rule.scan, where=where or rule.where)
     return REGISTRY[code]

@@ -26,6 +26,16 @@ def alerts_list(*, user, section: Section | None = None) -> QuerySet:
     return queryset.filter(section=section) if section is not None else queryset
 
 
+def alert_counts(*, user) -> dict[str, dict[str, int]]:
+    """Per rule, its alerts per section public id (the rules page: each rule's status across sections)."""
+    counts: dict[str, dict[str, int]] = {}
+    rows = alerts_list(user=user).values_list("rule", "section__public_id")
+    for rule, section in rows:
+        per = counts.setdefault(rule, {})
+        per[section or "—"] = per.get(section or "—", 0) + 1
+    return counts
+
+
 def alert_codes_shown(alert: Alert) -> list[str]:
     """Bidder codes of an alert, once its section is opened (the queryset already passed the policy)."""
     return alert.bidder_codes if policy.alert_codes_visible(alert) else []

@@ -47,7 +47,9 @@ def console(request):
 @login_required
 def rules_page(request):
     _supervisor(request)
-    return render(request, "supervision/rules.html", {"rules": sorted(REGISTRY.values(), key=lambda r: (r.step, r.code))})
+    counts = selectors.alert_counts(user=request.user)
+    rules = [(rule, counts.get(rule.code, {})) for rule in sorted(REGISTRY.values(), key=lambda r: (r.step, r.code))]
+    return render(request, "supervision/rules.html", {"rules": rules})
 
 
 @login_required
