@@ -5,22 +5,39 @@ sale's row lock) and answered {"t": "offer", "id", "ok", ...} on this socket; an
 reaches every viewer as a stream event like any other.
 """
 
+import functools
 import json
 import time
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 from django.http import Http404
 from django.utils.translation import gettext as _
 
 from bidding.auction import selectors
 from bidding.auction.services import iso, sale_offer
 from livestream.consumers import StreamConsumer, signed_in_user
-from livestream.db import db_call
 from livestream.hub import CLOSE_POLICY, CLOSE_TOO_BIG, text_message
 from trading.errors import DomainError
 
 
-@db_call
+def db_call_parallel(func):
+    """As livestream's db_call, but on the thread pool: offers of many sockets reach PostgreSQL side by side,
+    where the sale's row lock orders them (one shared thread would queue them here instead)."""
+
+    @functools.wraps(func)
+    def inner(*args, **kwargs):
+        close_old_connections()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return sync_to_async(inner, thread_sensitive=False)
+
+
+@db_call_parallel
 def offer_from_stream(user, public_id: str, amount_fen) -> dict:
     try:
         sale = selectors.sale_for(user=user, public_id=public_id)
@@ -29,7 +46,14 @@ def offer_from_stream(user, public_id: str, amount_fen) -> dict:
         return {"ok": False, "code": error.code, "message": error.message, "fields": error.fields}
     except Http404:
         return {"ok": False, "code": "NOT-FOUND", "message": _("竞价不存在。"), "fields": {}}
-    return {"ok": True, "seq": offer.seq, "amount_fen": offer.amount_fen, "at": iso(offer.at)}
+    # The bidder's own code: it knows it (the room shows it), and it tells when it leads.
+    return {
+        "ok": True,
+        "seq": offer.seq,
+        "amount_fen": offer.amount_fen,
+        "at": iso(offer.at),
+        "code": offer.registration.bidder_code,
+    }
 
 
 class AuctionConsumer(StreamConsumer):
