@@ -8,6 +8,7 @@ reaches every viewer as a stream event like any other.
 import functools
 import json
 import time
+from datetime import datetime
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -20,6 +21,7 @@ from bidding.auction.services import iso, sale_offer
 from livestream.consumers import StreamConsumer, signed_in_user
 from livestream.hub import CLOSE_POLICY, CLOSE_TOO_BIG, text_message
 from trading.errors import DomainError
+from trading.rules import yuan
 
 
 def db_call_parallel(func):
@@ -54,6 +56,36 @@ def offer_from_stream(user, public_id: str, amount_fen) -> dict:
         "at": iso(offer.at),
         "code": offer.registration.bidder_code,
     }
+
+
+# The sale runs after these (a suspension, a result or the stream's end does not).
+RUNNING_KINDS = frozenset({"offer.accepted", "sale.listing", "sale.countdown", "sale.warning", "sale.resumed"})
+SCAN = 50
+
+
+def committed_minimum(events: list[dict]) -> tuple[int, float, str | None] | None:
+    """(least valid offer, deadline as a timestamp, leader's code) from the stream's committed tail, if it tells.
+
+    Events reach the stream only after their transaction commits and prices only rise, so an offer
+    below this minimum is too low whatever the database holds now: it is refused here, without a
+    query, and the database's lock is left to the offers that may be valid.
+    """
+    if not events or events[-1]["kind"] not in RUNNING_KINDS:
+        return None
+    minimum = leader = deadline = None
+    for event in reversed(events[-SCAN:]):
+        payload = event["payload"]
+        if deadline is None:
+            deadline = payload.get("ends_at") or payload.get("listing_end")
+        if event["kind"] == "offer.accepted":
+            minimum, leader = payload["next_min_fen"], payload["code"]
+            break
+        if event["kind"] == "sale.listing":
+            minimum = payload["starting_price_fen"]
+            break
+    if minimum is None or deadline is None:
+        return None
+    return minimum, datetime.fromisoformat(deadline).timestamp(), leader
 
 
 class AuctionConsumer(StreamConsumer):
@@ -91,12 +123,29 @@ class AuctionConsumer(StreamConsumer):
         ident = frame.get("id")
         if isinstance(ident, int | str) and len(str(ident)) <= 64:
             reply["id"] = ident
+        amount = frame.get("amount_fen")
+        known = committed_minimum(self.local.events)
+        if (
+            known is not None
+            and isinstance(amount, int)
+            and not isinstance(amount, bool)
+            and amount < known[0]
+            and known[2] not in viewer.own_codes
+            and time.time() < known[1]
+        ):
+            reply.update(
+                ok=False,
+                code="OFFER-TOO-LOW",
+                message=_("报价须不低于%(least)s元（当前价加加价幅度）。") % {"least": yuan(known[0])},
+                fields={"amount_fen": f">= {known[0]}", "minimum_fen": known[0]},
+            )
+            return viewer.push(text_message(reply))
         if self.user is None:
             self.user = await signed_in_user(self.scope)
         if not self.user.is_authenticated:
             reply.update(ok=False, code="OFFER-NOT-REGISTERED", message=_("请先登录。"), fields={})
         else:
-            reply.update(await offer_from_stream(self.user, self.public_id, frame.get("amount_fen")))
+            reply.update(await offer_from_stream(self.user, self.public_id, amount))
         if len(json.dumps(reply)) > 4096:
             return viewer.close(CLOSE_TOO_BIG, "WS-TOO-BIG", _("消息过长。"))
         viewer.push(text_message(reply))
