@@ -5,6 +5,7 @@ sale's row lock) and answered {"t": "offer", "id", "ok", ...} on this socket; an
 reaches every viewer as a stream event like any other.
 """
 
+import asyncio
 import functools
 import json
 import time
@@ -55,6 +56,7 @@ def offer_from_stream(user, public_id: str, amount_fen) -> dict:
         "amount_fen": offer.amount_fen,
         "at": iso(offer.at),
         "code": offer.registration.bidder_code,
+        "next_min_fen": offer.amount_fen + sale.section.increment_fen,
     }
 
 
@@ -86,6 +88,27 @@ def committed_minimum(events: list[dict]) -> tuple[int, float, str | None] | Non
     if minimum is None or deadline is None:
         return None
     return minimum, datetime.fromisoformat(deadline).timestamp(), leader
+
+
+class SaleGate:
+    """One per sale per process: this process's offers go to the database one at a time, each first checked
+    against the highest minimum this process knows to be committed (from the stream, or from the answer
+    to the offer before it). A burst of equal offers costs one locked transaction, not one each."""
+
+    def __init__(self):
+        self.lock = asyncio.Lock()
+        self.minimum = 0
+
+
+_gates: dict[tuple[int, str], SaleGate] = {}
+
+
+def sale_gate(public_id: str) -> SaleGate:
+    key = (id(asyncio.get_running_loop()), public_id)
+    gate = _gates.get(key)
+    if gate is None:
+        gate = _gates[key] = SaleGate()
+    return gate
 
 
 class AuctionConsumer(StreamConsumer):
@@ -124,28 +147,36 @@ class AuctionConsumer(StreamConsumer):
         if isinstance(ident, int | str) and len(str(ident)) <= 64:
             reply["id"] = ident
         amount = frame.get("amount_fen")
-        known = committed_minimum(self.local.events)
-        if (
-            known is not None
-            and isinstance(amount, int)
-            and not isinstance(amount, bool)
-            and amount < known[0]
-            and known[2] not in viewer.own_codes
-            and time.time() < known[1]
-        ):
-            reply.update(
-                ok=False,
-                code="OFFER-TOO-LOW",
-                message=_("报价须不低于%(least)s元（当前价加加价幅度）。") % {"least": yuan(known[0])},
-                fields={"amount_fen": f">= {known[0]}", "minimum_fen": known[0]},
-            )
-            return viewer.push(text_message(reply))
         if self.user is None:
             self.user = await signed_in_user(self.scope)
         if not self.user.is_authenticated:
             reply.update(ok=False, code="OFFER-NOT-REGISTERED", message=_("请先登录。"), fields={})
-        else:
-            reply.update(await offer_from_stream(self.user, self.public_id, amount))
+            return viewer.push(text_message(reply))
+        gate = sale_gate(self.public_id)
+        async with gate.lock:
+            known = committed_minimum(self.local.events)
+            if (
+                known is not None
+                and isinstance(amount, int)
+                and not isinstance(amount, bool)
+                and amount < max(known[0], gate.minimum)
+                and known[2] not in viewer.own_codes
+                and time.time() < known[1]
+            ):
+                least = max(known[0], gate.minimum)
+                reply.update(
+                    ok=False,
+                    code="OFFER-TOO-LOW",
+                    message=_("报价须不低于%(least)s元（当前价加加价幅度）。") % {"least": yuan(least)},
+                    fields={"amount_fen": f">= {least}", "minimum_fen": least},
+                )
+            else:
+                answer = await offer_from_stream(self.user, self.public_id, amount)
+                reply.update(answer)
+                if answer["ok"]:
+                    gate.minimum = max(gate.minimum, answer["next_min_fen"])
+                elif answer["code"] == "OFFER-TOO-LOW":
+                    gate.minimum = max(gate.minimum, answer["fields"].get("minimum_fen", 0))
         if len(json.dumps(reply)) > 4096:
             return viewer.close(CLOSE_TOO_BIG, "WS-TOO-BIG", _("消息过长。"))
         viewer.push(text_message(reply))
