@@ -5,22 +5,42 @@ sale's row lock) and answered {"t": "offer", "id", "ok", ...} on this socket; an
 reaches every viewer as a stream event like any other.
 """
 
+import asyncio
+import functools
 import json
 import time
+from datetime import datetime
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 from django.http import Http404
 from django.utils.translation import gettext as _
 
 from bidding.auction import selectors
 from bidding.auction.services import iso, sale_offer
 from livestream.consumers import StreamConsumer, signed_in_user
-from livestream.db import db_call
 from livestream.hub import CLOSE_POLICY, CLOSE_TOO_BIG, text_message
 from trading.errors import DomainError
+from trading.rules import yuan
 
 
-@db_call
+def db_call_parallel(func):
+    """As livestream's db_call, but on the thread pool: offers of many sockets reach PostgreSQL side by side,
+    where the sale's row lock orders them (one shared thread would queue them here instead)."""
+
+    @functools.wraps(func)
+    def inner(*args, **kwargs):
+        close_old_connections()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return sync_to_async(inner, thread_sensitive=False)
+
+
+@db_call_parallel
 def offer_from_stream(user, public_id: str, amount_fen) -> dict:
     try:
         sale = selectors.sale_for(user=user, public_id=public_id)
@@ -29,7 +49,66 @@ def offer_from_stream(user, public_id: str, amount_fen) -> dict:
         return {"ok": False, "code": error.code, "message": error.message, "fields": error.fields}
     except Http404:
         return {"ok": False, "code": "NOT-FOUND", "message": _("竞价不存在。"), "fields": {}}
-    return {"ok": True, "seq": offer.seq, "amount_fen": offer.amount_fen, "at": iso(offer.at)}
+    # The bidder's own code: it knows it (the room shows it), and it tells when it leads.
+    return {
+        "ok": True,
+        "seq": offer.seq,
+        "amount_fen": offer.amount_fen,
+        "at": iso(offer.at),
+        "code": offer.registration.bidder_code,
+        "next_min_fen": offer.amount_fen + sale.section.increment_fen,
+    }
+
+
+# The sale runs after these (a suspension, a result or the stream's end does not).
+RUNNING_KINDS = frozenset({"offer.accepted", "sale.listing", "sale.countdown", "sale.warning", "sale.resumed"})
+SCAN = 50
+
+
+def committed_minimum(events: list[dict]) -> tuple[int, float, str | None] | None:
+    """(least valid offer, deadline as a timestamp, leader's code) from the stream's committed tail, if it tells.
+
+    Events reach the stream only after their transaction commits and prices only rise, so an offer
+    below this minimum is too low whatever the database holds now: it is refused here, without a
+    query, and the database's lock is left to the offers that may be valid.
+    """
+    if not events or events[-1]["kind"] not in RUNNING_KINDS:
+        return None
+    minimum = leader = deadline = None
+    for event in reversed(events[-SCAN:]):
+        payload = event["payload"]
+        if deadline is None:
+            deadline = payload.get("ends_at") or payload.get("listing_end")
+        if event["kind"] == "offer.accepted":
+            minimum, leader = payload["next_min_fen"], payload["code"]
+            break
+        if event["kind"] == "sale.listing":
+            minimum = payload["starting_price_fen"]
+            break
+    if minimum is None or deadline is None:
+        return None
+    return minimum, datetime.fromisoformat(deadline).timestamp(), leader
+
+
+class SaleGate:
+    """One per sale per process: this process's offers go to the database one at a time, each first checked
+    against the highest minimum this process knows to be committed (from the stream, or from the answer
+    to the offer before it). A burst of equal offers costs one locked transaction, not one each."""
+
+    def __init__(self):
+        self.lock = asyncio.Lock()
+        self.minimum = 0
+
+
+_gates: dict[tuple[int, str], SaleGate] = {}
+
+
+def sale_gate(public_id: str) -> SaleGate:
+    key = (id(asyncio.get_running_loop()), public_id)
+    gate = _gates.get(key)
+    if gate is None:
+        gate = _gates[key] = SaleGate()
+    return gate
 
 
 class AuctionConsumer(StreamConsumer):
@@ -67,12 +146,37 @@ class AuctionConsumer(StreamConsumer):
         ident = frame.get("id")
         if isinstance(ident, int | str) and len(str(ident)) <= 64:
             reply["id"] = ident
+        amount = frame.get("amount_fen")
         if self.user is None:
             self.user = await signed_in_user(self.scope)
         if not self.user.is_authenticated:
             reply.update(ok=False, code="OFFER-NOT-REGISTERED", message=_("请先登录。"), fields={})
-        else:
-            reply.update(await offer_from_stream(self.user, self.public_id, frame.get("amount_fen")))
+            return viewer.push(text_message(reply))
+        gate = sale_gate(self.public_id)
+        async with gate.lock:
+            known = committed_minimum(self.local.events)
+            if (
+                known is not None
+                and isinstance(amount, int)
+                and not isinstance(amount, bool)
+                and amount < max(known[0], gate.minimum)
+                and known[2] not in viewer.own_codes
+                and time.time() < known[1]
+            ):
+                least = max(known[0], gate.minimum)
+                reply.update(
+                    ok=False,
+                    code="OFFER-TOO-LOW",
+                    message=_("报价须不低于%(least)s元（当前价加加价幅度）。") % {"least": yuan(least)},
+                    fields={"amount_fen": f">= {least}", "minimum_fen": least},
+                )
+            else:
+                answer = await offer_from_stream(self.user, self.public_id, amount)
+                reply.update(answer)
+                if answer["ok"]:
+                    gate.minimum = max(gate.minimum, answer["next_min_fen"])
+                elif answer["code"] == "OFFER-TOO-LOW":
+                    gate.minimum = max(gate.minimum, answer["fields"].get("minimum_fen", 0))
         if len(json.dumps(reply)) > 4096:
             return viewer.close(CLOSE_TOO_BIG, "WS-TOO-BIG", _("消息过长。"))
         viewer.push(text_message(reply))

@@ -156,14 +156,16 @@ def sale_offer(*, actor, section: Section, amount_fen, clock: Clock | None = Non
         raise RuleViolation("OFFER-INVALID", _("报价须为正整数（分）。"), fields={"amount_fen": "> 0"})
     registration = (
         Registration.objects.filter(section_id=section.pk, organization_id=getattr(actor, "organization_id", None))
-        .select_related("organization")
+        .select_related("organization", "section")
         .first()
         if policy.role_of(actor) == "bidder"
         else None
     )
     if registration is None:
         raise NotAllowed("OFFER-NOT-REGISTERED", _("只有已报名的竞买人可以报价。"))
-    refusal: DomainError | None = None
+    refusal = _refusal_unlocked(section.pk, registration, amount_fen, clock)
+    if refusal is not None:
+        raise refusal
     with transaction.atomic():
         locked, sale = lock_sale(section.pk)
         now = _clock(clock)  # read under the lock: the order of the clock is the order of the database
@@ -175,6 +177,32 @@ def sale_offer(*, actor, section: Section, amount_fen, clock: Clock | None = Non
     if refusal is not None:
         raise refusal
     return offer
+
+
+def _refusal_unlocked(section_id: int, registration: Registration, amount_fen: int, clock: Clock | None) -> DomainError | None:
+    """Too low against the committed price, without the lock: prices only rise, so the locked check would say the same.
+
+    Only when nothing else could be the answer (the sale runs, its deadline is ahead, the bidder is
+    qualified and not leading); every other case, and every offer that may be valid, takes the lock.
+    """
+    sale = Sale.objects.select_related("section").filter(section_id=section_id).first()
+    if sale is None or sale.frozen_at is not None or sale.section.state not in RUNNING_SECTION_STATES:
+        return None
+    deadline = _running_deadline(sale)
+    if deadline is None or _clock(clock) >= deadline or sale.leader_id == registration.pk:
+        return None
+    least = minimum_offer(sale, sale.section)
+    if amount_fen >= least or not registration_qualified(registration):
+        return None
+    return _too_low(least)
+
+
+def _too_low(least: int) -> RuleViolation:
+    return RuleViolation(
+        "OFFER-TOO-LOW",
+        _("报价须不低于%(least)s元（当前价加加价幅度）。") % {"least": yuan(least)},
+        fields={"amount_fen": f">= {least}", "minimum_fen": least},
+    )
 
 
 def _refusal(sale: Sale, section: Section, registration: Registration, amount_fen: int) -> DomainError | None:
@@ -190,11 +218,7 @@ def _refusal(sale: Sale, section: Section, registration: Registration, amount_fe
         return RuleViolation("OFFER-ALREADY-LEADING", _("您已是当前最高报价人。"))
     least = minimum_offer(sale, section)
     if amount_fen < least:
-        return RuleViolation(
-            "OFFER-TOO-LOW",
-            _("报价须不低于%(least)s元（当前价加加价幅度）。") % {"least": yuan(least)},
-            fields={"amount_fen": f">= {least}", "minimum_fen": least},
-        )
+        return _too_low(least)
     return None
 
 

@@ -302,3 +302,29 @@ def test_SECRET_BIDDERS_a_sale_tells_nobody_who_registered_before_the_listing(sa
     assert policy.sale_own_registration(staff, case.section) is None
     assert policy.sale_own_registration(case.bidders[0], case.section) == case.registrations[0]
     assert timezone.now() < case.start
+
+
+def test_the_lifecycle_tick_closing_registration_leaves_the_sale_running(sale_case, django_capture_on_commit_callbacks):
+    from trading.services.lifecycle import close_due_sections
+
+    case = sale_case()
+    assert close_due_sections(now=case.section.bid_deadline) == 1  # the deposit cut-off: registration is over
+    case.section.refresh_from_db()
+    assert case.section.state == SectionState.BIDDING_CLOSED
+    case.offer(0, STARTING, case.start)
+    with django_capture_on_commit_callbacks(execute=True):
+        sale = case.tick(case.listing_end)
+    case.section.refresh_from_db()
+    assert (sale.state, case.section.state) == (SaleState.SOLD, SectionState.AWARDED)
+
+
+def test_DEP_BEFORE_DEADLINE_a_deposit_that_arrived_after_the_cutoff_does_not_qualify(sale_case):
+    from escrow.models import DepositTerms
+    from tests.escrow.conftest import pay
+
+    case = sale_case(bidders=2, paid=[True, False])
+    DepositTerms.objects.create(section=case.section, cutoff_at=timezone.now() - timedelta(minutes=1))
+    pay(case.registrations[1].deposit, payer_account="6222000099999999")
+    assert Deposit.objects.get(registration=case.registrations[1]).status == Deposit.Status.LATE
+    assert refused(lambda: case.offer(1, STARTING, case.start)) == "OFFER-NOT-QUALIFIED"
+    assert case.offer(0, STARTING, case.start).seq == 1

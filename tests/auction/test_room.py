@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connections
+from django.test import Client
 
 from bidding.auction.models import Offer
 from tests.auction.conftest import INCREMENT, STARTING
@@ -100,6 +101,17 @@ async def test_offers_over_the_websocket_are_judged_and_broadcast(sale_case, cli
     seen = await frames_until(spectator, lambda f: f["t"] == "ev" and any(e["kind"] == "offer.accepted" for e in f["events"]))
     event = next(e for e in seen[-1]["events"] if e["kind"] == "offer.accepted")
     assert event["payload"]["code"] == case.registrations[0].bidder_code and "bidders" not in event
+    # Another bidder's offer below the committed minimum: refused from the stream's tail, with the same reason.
+    other_client = Client()
+    await sync_to_async(signed_in)(other_client, case.bidders[1])
+    other = await connect(
+        f"/ws/auctions/{case.section.public_id}/?after=0", cookie=await sync_to_async(session_cookie)(other_client)
+    )
+    await frames_until(other, lambda f: f["t"] == "ev")
+    await other.send_json_to({"t": "offer", "id": 9, "amount_fen": STARTING})
+    low = await frames_until(other, lambda f: f["t"] == "offer")
+    assert (low[-1]["ok"], low[-1]["code"], low[-1]["fields"]["minimum_fen"]) == (False, "OFFER-TOO-LOW", STARTING + INCREMENT)
+    await other.disconnect()
     # A spectator's offer frame is answered, never accepted.
     await spectator.send_json_to({"t": "offer", "id": 3, "amount_fen": STARTING + INCREMENT})
     answer = await frames_until(spectator, lambda f: f["t"] == "offer")

@@ -216,6 +216,7 @@ class Command(BaseCommand):
             )
             section_publish(actor=self.staff, section=item, body=f"{item.project.name}{item.name}{invitation}")
             self.document(item, "招标文件")
+        __import__("bidding.auction.demo").auction.demo.demo_sales(actor=self.staff)  # the sales' rules (bidding.auction)
         section(bridge, "HZJS-2026-088-01", "人行天桥主体工程", 1_800_000_000, 30_000_000, 2, 30)  # a draft
 
         # Sections further along: created as history would have left them.
