@@ -17,11 +17,11 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
 from django.db import connections
 from django.http import JsonResponse
-from django.urls import set_script_prefix
+from django.urls import set_script_prefix, set_urlconf
 from django.utils import translation
 
 from bidding import submission
@@ -44,7 +44,11 @@ def _on_database_thread(script_prefix: str, job, *args):
     for connection in connections.all(initialized_only=True):
         if connection.errors_occurred and not connection.is_usable():
             connection.close()  # a broken connection (database restarted): the next query reconnects
-    return job(*args)
+    try:
+        return job(*args)
+    finally:
+        set_urlconf(None)  # nothing of this request's URL conf or language stays with the thread
+        translation.deactivate()
 
 
 def close_database_connections() -> None:
@@ -76,7 +80,7 @@ class UploadStreamRouter:
 
     async def put(self, scope, receive, send):
         loop = asyncio.get_running_loop()
-        prefix = scope.get("root_path", "") or "/"
+        prefix = get_script_prefix(scope)
         request = ASGIHandler.request_class(scope, io.BytesIO())  # the body is not read by the checks
         request.urlconf = GATE_URLCONF
         response = await loop.run_in_executor(_database, _on_database_thread, prefix, self.gate.get_response, request)
