@@ -1,16 +1,22 @@
 """Sealed-bid ingest through the real ASGI server, as a ratio to fsync'd disk writes of the same bytes.
 
 A single 200 MB envelope, then 50 concurrent 20 MB envelopes (resumable upload API, 8 MB
-chunks, then finalize with the checks); the server's peak RSS; and the p99 of the public
-announcements list while the uploads run, against its idle p99.
+chunks, then finalize with the checks); the upload server's peak RSS after each; and the p99
+of the public announcements list while the uploads run, against its idle p99.
+
+As deployed (README, "Running on several machines"): the upload API (/api/v1/uploads/... and
+the create) on its own uvicorn process, the pages and the rest of the API on gunicorn; the
+client sends each request where the proxy would. --one-process puts everything on one
+uvicorn process instead.
 Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/sunlight_bench python bench/upload.py
-       [--big-mb 200 --crowd 50 --each-mb 20]
+       [--big-mb 200 --crowd 50 --each-mb 20] [--one-process]
 """
 
 import argparse
 import http.client
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -21,7 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PORT = 8766
+PORT = 8766  # the upload API (uvicorn)
+PAGES_PORT = 8767  # everything else (gunicorn), unless --one-process
+UPLOAD_PATHS = re.compile(r"/api/v1/(uploads/|sections/[^/]+/uploads/)")
 CHUNK = 8 << 20
 MB = 1 << 20
 
@@ -91,8 +99,13 @@ def seal_file(section, bidder, size_mb: int, directory: str) -> Path:
     return target
 
 
+def port_for(path: str) -> int:
+    """Where the proxy sends the request: the upload processes or the pages server."""
+    return PORT if ONE_PROCESS or UPLOAD_PATHS.match(path) else PAGES_PORT
+
+
 def request(method, path, token, body=None, headers=None):
-    connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=600)
+    connection = http.client.HTTPConnection("127.0.0.1", port_for(path), timeout=600)
     connection.request(
         method, path, body=body, headers={"Authorization": f"Token {token}", "Accept": "application/json", **(headers or {})}
     )
@@ -127,6 +140,18 @@ def upload(section, token, path: Path) -> None:
     request("POST", f"/api/v1/uploads/{created['id']}/finalize/", token)
 
 
+def wait_until_serving(port: int) -> None:
+    for _ in range(300):
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/api/v1/announcements/")
+            connection.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the server did not start")
+
+
 def fsync_baseline(paths: list[Path], directory: str) -> float:
     start = time.perf_counter()
     for path in paths:
@@ -136,6 +161,12 @@ def fsync_baseline(paths: list[Path], directory: str) -> float:
             out.flush()
             os.fsync(out.fileno())
     return time.perf_counter() - start
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far: what a request costs when the machine is shared."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -155,7 +186,7 @@ class Prober(threading.Thread):
     def run(self):
         while not self.stop.is_set():
             start = time.perf_counter()
-            connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+            connection = http.client.HTTPConnection("127.0.0.1", port_for("/api/v1/announcements/"), timeout=30)
             connection.request("GET", "/api/v1/announcements/")
             connection.getresponse().read()
             self.latencies.append((time.perf_counter() - start) * 1000)
@@ -165,12 +196,18 @@ class Prober(threading.Thread):
         return statistics.quantiles(self.latencies, n=100)[98] if len(self.latencies) > 2 else float("nan")
 
 
+ONE_PROCESS = False
+
+
 def main():
+    global ONE_PROCESS
     parser = argparse.ArgumentParser()
     parser.add_argument("--big-mb", type=int, default=200)
     parser.add_argument("--crowd", type=int, default=50)
     parser.add_argument("--each-mb", type=int, default=20)
+    parser.add_argument("--one-process", action="store_true", help="the whole site on one uvicorn process")
     args = parser.parse_args()
+    ONE_PROCESS = args.one_process
     setup_django()
     from django.core.management import call_command
 
@@ -180,35 +217,37 @@ def main():
         big = seal_file(section, bidders[0], args.big_mb, tmp)
         crowd = [seal_file(section, b, args.each_mb, tmp) for b in bidders[1:]]
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}
+        bin_dir = Path(sys.executable).parent
         server = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("uvicorn")),
-                "config.asgi:application",
-                "--port",
-                str(PORT),
-                "--log-level",
-                "warning",
-            ],
+            [str(bin_dir / "uvicorn"), "config.asgi:application", "--port", str(PORT), "--log-level", "warning"],
             cwd=ROOT,
             env=env,
         )
+        pages = None
+        if not ONE_PROCESS:
+            gunicorn = [str(bin_dir / "gunicorn"), "config.wsgi:application", "--workers", "2"]
+            pages = subprocess.Popen(
+                [*gunicorn, "--bind", f"127.0.0.1:{PAGES_PORT}", "--log-level", "warning"],
+                cwd=ROOT,
+                env=env,
+            )
         try:
-            for _ in range(100):
-                try:
-                    http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/api/v1/announcements/")
-                    break
-                except OSError:
-                    time.sleep(0.2)
+            wait_until_serving(PORT)
+            wait_until_serving(port_for("/api/v1/announcements/"))
             idle = Prober()
             idle.start()
-            time.sleep(3)
+            time.sleep(10)
             idle.stop.set()
             idle.join()
             busy = Prober()
             busy.start()
+            cpu_start = cpu_seconds(server.pid)
             start = time.perf_counter()
             upload(section, bidders[0][0], big)
             single = time.perf_counter() - start
+            cpu_single = cpu_seconds(server.pid) - cpu_start
+            rss_single = peak_rss_mb(server.pid)
+            cpu_start = cpu_seconds(server.pid)
             start = time.perf_counter()
             threads = [threading.Thread(target=upload, args=(section, b[0], p)) for b, p in zip(bidders[1:], crowd, strict=True)]
             for t in threads:
@@ -216,12 +255,15 @@ def main():
             for t in threads:
                 t.join()
             many = time.perf_counter() - start
+            cpu_many = cpu_seconds(server.pid) - cpu_start
             busy.stop.set()
             busy.join()
             rss = peak_rss_mb(server.pid)
         finally:
-            server.terminate()
-            server.wait()
+            for process in (server, pages):
+                if process is not None:
+                    process.terminate()
+                    process.wait()
         base_single = fsync_baseline([big], tmp)
         base_many = fsync_baseline(crowd, tmp)
     crowd_mb = args.crowd * args.each_mb
@@ -234,7 +276,15 @@ def main():
         f"  ratio {base_many / many:.2f} (goal 0.5)"
     )
     print(
-        f"server peak RSS {rss:.0f} MB; announcements p99 idle {idle.p99():.1f} ms, during uploads {busy.p99():.1f} ms"
+        f"upload server CPU per 100 MB: single {100 * cpu_single / args.big_mb:.2f} s, crowd {100 * cpu_many / crowd_mb:.2f} s"
+        f" (wall clock per 100 MB: single {100 * single / args.big_mb:.2f} s, crowd {100 * many / crowd_mb:.2f} s;"
+        f" machine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
+    layout = "everything on one uvicorn process" if ONE_PROCESS else "uploads on their own uvicorn process, pages on gunicorn"
+    print(f"({layout})")
+    print(
+        f"upload server peak RSS {rss_single:.0f} MB after the {args.big_mb} MB upload, {rss:.0f} MB after the crowd;"
+        f" announcements p99 idle {idle.p99():.1f} ms, during uploads {busy.p99():.1f} ms"
         f"  ratio {busy.p99() / idle.p99():.2f} (goal <= 2)"
     )
 

@@ -124,17 +124,36 @@ class UploadChunk(APIView):
         responses=UploadOut,
     )
     def put(self, request, upload_id):
-        try:
-            offset = int(request.headers["Upload-Offset"])
-            length = int(request.headers["Content-Length"])
-        except (KeyError, ValueError):
-            raise DomainError(
-                "INVALID", "Upload-Offset and Content-Length headers are required", fields={"Upload-Offset": "integer"}
-            ) from None
+        offset, length = chunk_headers(request)
         upload = submission.upload_write(
             actor=request.user, upload_id=upload_id, offset=offset, stream=request._request, length=length
         )
         return Response(UploadOut(upload).data)
+
+
+def chunk_headers(request) -> tuple[int, int]:
+    try:
+        return int(request.headers["Upload-Offset"]), int(request.headers["Content-Length"])
+    except (KeyError, ValueError):
+        raise DomainError(
+            "INVALID", "Upload-Offset and Content-Length headers are required", fields={"Upload-Offset": "integer"}
+        ) from None
+
+
+class UploadChunkGate(APIView):
+    """The checks of UploadChunk.put before a single byte is read, for the streaming endpoint
+    (bidding/upload_stream.py): the same authentication, permissions, throttles and errors.
+    Reached only through that endpoint's own URL conf, never from config.urls."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    parser_classes = [RawBodyParser]
+
+    def put(self, request, upload_id):
+        offset, length = chunk_headers(request)
+        request._request.upload_claim = submission.upload_claim(
+            actor=request.user, upload_id=upload_id, offset=offset, length=length
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class UploadFinalize(APIView):

@@ -3,12 +3,16 @@ replace and withdraw before the deadline, and the sealed-bids Merkle root at the
 
 import os
 import secrets
+import threading
+from collections import OrderedDict
 from datetime import UTC
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -79,38 +83,200 @@ def upload_get(*, actor, upload_id) -> Upload:
     return upload
 
 
+class StreamChecks:
+    """Envelope checkers fed while the chunks arrive, per upload, in this process.
+
+    A checker is good for finalize only while it has seen every byte the file holds: its
+    `fed` equals the upload's `received` and its `stamp` the upload's `updated_at`, which
+    every claim to write moves. Anything else (another process wrote, a chunk was resent,
+    the server restarted, the checker was evicted) means finalize reads the file again.
+    """
+
+    LIMIT = 512  # uploads in progress per process; the oldest checker beyond falls back to a re-read
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._items: OrderedDict = OrderedDict()
+
+    def take(self, upload_id) -> tuple | None:
+        with self._lock:
+            return self._items.pop(upload_id, None)
+
+    def put(self, upload_id, verifier, *, fed: int, stamp) -> None:
+        with self._lock:
+            self._items[upload_id] = (verifier, fed, stamp)
+            while len(self._items) > self.LIMIT:
+                _pk, (old, _fed, _stamp) = self._items.popitem(last=False)
+                old.close()
+
+
+stream_checks = StreamChecks()
+
+
+def _new_verifier(registration: Registration, opening_key: OpeningKey | None):
+    from bidding import envelope as envelope_format
+
+    if opening_key is None:
+        return None
+    return envelope_format.EnvelopeVerifier(
+        expected_section=registration.section.public_id,
+        expected_bidder_code=registration.bidder_code,
+        opening_key_fingerprint=opening_key.fingerprint,
+        signing_public_key=envelope_format.load_public_key(registration.signing_public_key),
+        bidder_key_fingerprint=envelope_format.public_key_fingerprint(
+            envelope_format.load_public_key(registration.encryption_public_key)
+        ),
+        max_size=settings.MAX_ENVELOPE_SIZE,
+    )
+
+
+class UploadClaim:
+    """One writer's right to put `length` bytes at `offset` of the part file, checked under the row lock.
+
+    write() may run on any thread (one at a time); the bytes go into the file and the checker.
+    """
+
+    def __init__(self, *, upload: Upload, offset: int, length: int, stamp, verifier):
+        self.upload, self.offset, self.length, self.stamp = upload, offset, length, stamp
+        self.verifier = verifier
+        self.written = 0
+        self.fd = os.open(upload_path(upload), os.O_WRONLY)
+
+    def write(self, pieces: list) -> None:
+        pieces = [memoryview(p) for p in pieces]
+        position = self.offset + self.written
+        while pieces:
+            n = os.pwritev(self.fd, pieces, position)
+            position += n
+            self.written += n
+            while pieces and n >= len(pieces[0]):
+                n -= len(pieces[0])
+                self._feed(pieces.pop(0))
+            if n:  # a short write: the rest of that piece follows
+                self._feed(pieces[0][:n])
+                pieces[0] = pieces[0][n:]
+
+    def _feed(self, piece) -> None:
+        if self.verifier is None:
+            return
+        try:
+            self.verifier.feed(piece)
+        except Exception:  # a refusal is reported at finalize, by the re-read that follows
+            self.verifier.close()
+            self.verifier = None
+
+    def sync(self) -> None:
+        """The bytes acknowledged to the client are on disk: a resume after a crash starts from real data."""
+        os.fdatasync(self.fd)
+
+    def sync_later(self, executor) -> None:
+        """Start writing the chunk to disk without waiting for it: the next chunk arrives meanwhile.
+
+        A power cut before it is done loses bytes already acknowledged; the re-read at finalize
+        then refuses the envelope (its digests do not match) and the bidder uploads again.
+        finalize itself waits for the disk (upload_finalize syncs before the bid is recorded).
+        """
+        fd = os.dup(self.fd)
+
+        def sync() -> None:
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+
+        executor.submit(sync)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def upload_claim(*, actor, upload_id, offset: int, length: int) -> UploadClaim:
+    """Before a chunk is written: the owner, bidding open by the server clock, the offset and the size."""
+    with transaction.atomic():
+        locked = (
+            Upload.objects.select_related("registration__section").select_for_update(of=("self",)).filter(pk=upload_id).first()
+        )
+        if locked is None or locked.registration.organization_id != getattr(actor, "organization_id", None):
+            from django.http import Http404
+
+            raise Http404
+        registration = locked.registration
+        require_bidding_open(registration.section)
+        if locked.status != Upload.Status.OPEN:
+            raise UploadError("UPLOAD-CLOSED", _("该上传已结束。"))
+        if offset < 0 or offset > locked.received:
+            raise UploadError(
+                "UPLOAD-OFFSET",
+                _("偏移量应为 %(received)d（已接收的字节数）。") % {"received": locked.received},
+                fields={"offset": str(locked.received)},
+            )
+        if length < 0 or offset + length > locked.size:
+            raise UploadError("BID-TOO-LARGE", _("写入超出声明的文件大小。"), fields={"length": str(locked.size - offset)})
+        before = locked.updated_at
+        locked.save(update_fields=["updated_at"])  # any checker fed by another writer is stale from now on
+    checker = stream_checks.take(locked.pk)
+    verifier = None
+    if checker is not None and checker[1] == offset == locked.received and checker[2] == before:
+        verifier = checker[0]
+    elif checker is not None:
+        checker[0].close()
+    if verifier is None and offset == 0:
+        verifier = _new_verifier(registration, OpeningKey.objects.filter(section=registration.section).first())
+    return UploadClaim(upload=locked, offset=offset, length=length, stamp=locked.updated_at, verifier=verifier)
+
+
+def upload_commit(*, claim: UploadClaim) -> Upload:
+    """Record what the claim wrote (also after a cut: the client resumes from there)."""
+    claim.close()
+    end, now = claim.offset + claim.written, timezone.now()
+    # One statement, atomic on its row: moves `received` forward only, and tells whether
+    # another writer claimed the upload since this one did.
+    untouched = Upload.objects.filter(pk=claim.upload.pk, updated_at=claim.stamp, received__lte=end).update(
+        received=end, updated_at=now
+    )
+    if not untouched:
+        Upload.objects.filter(pk=claim.upload.pk).update(received=Greatest(F("received"), end), updated_at=now)
+    upload = claim.upload
+    upload.received, upload.updated_at = (
+        (end, now) if untouched else Upload.objects.values_list("received", "updated_at").get(pk=upload.pk)
+    )
+    if claim.verifier is not None:
+        if untouched:
+            stream_checks.put(upload.pk, claim.verifier, fed=end, stamp=now)
+        else:
+            claim.verifier.close()
+    if claim.written < claim.length:
+        raise UploadError("UPLOAD-INCOMPLETE", _("连接中断：已写入 %(n)d 字节，请从断点续传。") % {"n": upload.received})
+    return upload
+
+
 def upload_write(*, actor, upload_id, offset: int, stream, length: int) -> Upload:
     """Write `length` bytes from `stream` at `offset`; a resent chunk overwrites, a gap is refused."""
-    upload = upload_get(actor=actor, upload_id=upload_id)
-    require_bidding_open(upload.registration.section)
-    if upload.status != Upload.Status.OPEN:
-        raise UploadError("UPLOAD-CLOSED", _("该上传已结束。"))
-    if offset < 0 or offset > upload.received:
-        raise UploadError(
-            "UPLOAD-OFFSET",
-            _("偏移量应为 %(received)d（已接收的字节数）。") % {"received": upload.received},
-            fields={"offset": str(upload.received)},
-        )
-    if offset + length > upload.size:
-        raise UploadError("BID-TOO-LARGE", _("写入超出声明的文件大小。"), fields={"length": str(upload.size - offset)})
-    written = 0
-    with open(upload_path(upload), "r+b") as fh:
-        fh.seek(offset)
-        while written < length:
-            piece = stream.read(min(COPY_CHUNK, length - written))
+    claim = upload_claim(actor=actor, upload_id=upload_id, offset=offset, length=length)
+    try:
+        while claim.written < length:
+            piece = stream.read(min(COPY_CHUNK, length - claim.written))
             if not piece:
                 break
-            fh.write(piece)
-            written += len(piece)
-        fh.flush()
-        os.fsync(fh.fileno())
-    with transaction.atomic():
-        locked = Upload.objects.select_for_update().get(pk=upload.pk)
-        locked.received = max(locked.received, offset + written)
-        locked.save(update_fields=["received", "updated_at"])
-    if written < length:
-        raise UploadError("UPLOAD-INCOMPLETE", _("连接中断：已写入 %(n)d 字节，请从断点续传。") % {"n": locked.received})
-    return locked
+            claim.write([piece])
+        claim.sync()
+    finally:
+        claim.close()
+    return upload_commit(claim=claim)
+
+
+def _streamed_checks(upload: Upload):
+    """The checks done while the chunks arrived, when they saw exactly the bytes in the file."""
+    checker = stream_checks.take(upload.pk)
+    if checker is None:
+        return None
+    verifier, fed, stamp = checker
+    if fed != upload.received or stamp != upload.updated_at:
+        verifier.close()
+        return None
+    return verifier
 
 
 def upload_finalize(*, actor, upload_id, client_ip: str | None = None, user_agent: str = "") -> Bid:
@@ -130,20 +296,26 @@ def upload_finalize(*, actor, upload_id, client_ip: str | None = None, user_agen
 
     path = upload_path(upload)
     with open(path, "rb") as fh:
-        try:
-            verified = envelope_format.verify_structure(
-                fh,
-                expected_section=section.public_id,
-                expected_bidder_code=registration.bidder_code,
-                opening_key_fingerprint=opening_key.fingerprint,
-                signing_public_key=envelope_format.load_public_key(registration.signing_public_key),
-                bidder_key_fingerprint=envelope_format.public_key_fingerprint(
-                    envelope_format.load_public_key(registration.encryption_public_key)
-                ),
-                max_size=settings.MAX_ENVELOPE_SIZE,
-            )
-        except envelope_format.EnvelopeError as error:
-            raise RuleViolation(error.code, str(error.message)) from error
+        os.fsync(fh.fileno())  # the receipt promises a stored bid: every byte on disk first
+    try:
+        streamed = _streamed_checks(upload)
+        if streamed is not None:
+            verified = streamed.finish()
+        else:
+            with open(path, "rb") as fh:
+                verified = envelope_format.verify_structure(
+                    fh,
+                    expected_section=section.public_id,
+                    expected_bidder_code=registration.bidder_code,
+                    opening_key_fingerprint=opening_key.fingerprint,
+                    signing_public_key=envelope_format.load_public_key(registration.signing_public_key),
+                    bidder_key_fingerprint=envelope_format.public_key_fingerprint(
+                        envelope_format.load_public_key(registration.encryption_public_key)
+                    ),
+                    max_size=settings.MAX_ENVELOPE_SIZE,
+                )
+    except envelope_format.EnvelopeError as error:
+        raise RuleViolation(error.code, str(error.message)) from error
     with transaction.atomic():
         locked_registration = Registration.objects.select_for_update().get(pk=registration.pk)
         now = timezone.now()
@@ -152,6 +324,8 @@ def upload_finalize(*, actor, upload_id, client_ip: str | None = None, user_agen
         locked_upload = Upload.objects.select_for_update().get(pk=upload.pk)
         if locked_upload.status != Upload.Status.OPEN:
             raise UploadError("UPLOAD-CLOSED", _("该上传已结束。"))
+        if locked_upload.updated_at != upload.updated_at:  # a chunk was written while the file was checked
+            raise UploadError("UPLOAD-BUSY", _("上传在校验期间被改动，请重新提交。"))
         previous = Bid.objects.filter(registration=locked_registration, status=Bid.Status.ACTIVE).first()
         if previous is not None:
             previous.status, previous.status_changed_at = Bid.Status.REPLACED, now

@@ -11,11 +11,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from bidding.auction.routing import websocket_urlpatterns as auction_websocket_urlpatterns  # noqa: E402
+from bidding.upload_stream import UploadStreamRouter  # noqa: E402
 from livestream.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Bid chunks stream straight to their part file; every other request is Django's.
+        "http": UploadStreamRouter(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns + auction_websocket_urlpatterns))
         ),

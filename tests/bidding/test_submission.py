@@ -350,3 +350,188 @@ def test_the_scheduled_tick_closes_bidding_and_seals_the_root_once(bidder, secti
     assert section.state == SectionState.BIDDING_CLOSED
     assert SealedBidsRoot.objects.filter(section=section).count() == 1
     assert AuditEntry.objects.filter(section=section, event=AuditEvent.BIDS_SEALED_ROOT).count() == 1
+
+
+# --- the streaming chunk endpoint (bidding/upload_stream.py), as uvicorn drives it ----------
+
+
+@pytest.fixture
+def stream_app():
+    from bidding import upload_stream
+
+    async def not_here(scope, receive, send):
+        raise AssertionError(f"{scope['method']} {scope['path']} should not reach the rest of the site")
+
+    yield upload_stream.UploadStreamRouter(not_here)
+    upload_stream.close_database_connections()  # the endpoint's threads keep theirs between chunks
+
+
+def stream_put(app, upload_id, offset, pieces, *, headers=(), cut=False, length=None):
+    """One PUT through the ASGI app; `cut` drops the connection after the pieces. Returns (status, body)."""
+    import asyncio
+
+    length = sum(len(p) for p in pieces) if length is None else length
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "PUT",
+        "scheme": "http",
+        "path": f"/api/v1/uploads/{upload_id}/",
+        "raw_path": f"/api/v1/uploads/{upload_id}/".encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/octet-stream"),
+            (b"content-length", str(length).encode()),
+            (b"upload-offset", str(offset).encode()),
+            *headers,
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    messages = [{"type": "http.request", "body": piece, "more_body": True} for piece in pieces] or [
+        {"type": "http.request", "body": b"", "more_body": True}
+    ]
+    if cut:
+        messages.append({"type": "http.disconnect"})
+    else:
+        messages[-1]["more_body"] = False
+    sent = []
+
+    async def receive():
+        if messages:
+            return messages.pop(0)
+        await asyncio.Event().wait()  # a server would wait for more: the app must not ask
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    if not sent:
+        return None, None
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], json.loads(body)
+
+
+def token_header(user):
+    from rest_framework.authtoken.models import Token
+
+    return [(b"authorization", f"Token {Token.objects.get_or_create(user=user)[0].key}".encode())]
+
+
+def part_file(upload) -> bytes:
+    from bidding.submission import upload_path
+
+    return upload_path(upload).read_bytes()
+
+
+stream_db = pytest.mark.django_db(transaction=True)
+
+
+@stream_db
+def test_streamed_chunks_resume_after_a_cut_and_finalize_without_reading_the_file_again(stream_app, bidder):
+    from bidding.submission import stream_checks
+
+    data = bidder.seal()
+    auth = token_header(bidder.user)
+    upload = upload_create(actor=bidder.user, section=bidder.section, size=len(data))
+    assert stream_put(stream_app, upload.pk, 0, [data[:1000]], headers=auth) == (
+        200,
+        {"id": str(upload.pk), "size": len(data), "received": 1000, "status": "open"},
+    )
+    # The connection drops after 1500 of the 3000 bytes the next chunk announced.
+    assert stream_put(stream_app, upload.pk, 1000, [data[1000:2000], data[2000:2500]], headers=auth, cut=True, length=3000) == (
+        None,
+        None,
+    )
+    upload.refresh_from_db()
+    assert upload.received == 2500 and part_file(upload)[:2500] == data[:2500]
+    status, body = stream_put(stream_app, upload.pk, 5000, [b"x"], headers=auth)
+    assert (status, body["code"], body["fields"]) == (400, "UPLOAD-OFFSET", {"offset": "2500"})
+    status, body = stream_put(stream_app, upload.pk, 2500, [data[2500:]], headers=auth)
+    assert (status, body["received"]) == (200, len(data))
+    checker = stream_checks.take(upload.pk)
+    assert checker is not None and checker[1] == len(data)  # every byte went through the checks as it arrived
+    stream_checks.put(upload.pk, checker[0], fed=checker[1], stamp=checker[2])
+    bid = upload_finalize(actor=bidder.user, upload_id=upload.pk, client_ip="10.0.0.7", user_agent="test")
+    assert bid.digest == E.hashlib.sha256(data).hexdigest() and bid.client_ip == "10.0.0.7"
+    with bid.envelope.open("rb") as fh:
+        assert fh.read() == data
+
+
+@stream_db
+def test_a_resent_chunk_overwrites_and_finalize_checks_the_file_itself(stream_app, bidder):
+    data = bidder.seal()
+    auth = token_header(bidder.user)
+    upload = upload_create(actor=bidder.user, section=bidder.section, size=len(data))
+    stream_put(stream_app, upload.pk, 0, [b"\0" * 2000], headers=auth)  # garbage first, then the real bytes over it
+    stream_put(stream_app, upload.pk, 0, [data], headers=auth)
+    assert upload_finalize(actor=bidder.user, upload_id=upload.pk).digest == E.hashlib.sha256(data).hexdigest()
+
+
+@stream_db
+def test_streamed_chunks_of_another_bidders_upload_are_refused_and_nothing_is_written(stream_app, make_user, bidder, section):
+    other = Bidder(make_user, section)
+    data = bidder.seal()
+    upload = upload_create(actor=bidder.user, section=section, size=len(data))
+    status, body = stream_put(stream_app, upload.pk, 0, [data], headers=token_header(other.user))
+    assert status == 404 and set(body) == {"code", "message", "fields"}
+    upload.refresh_from_db()
+    assert upload.received == 0 and part_file(upload) == b""
+    status, body = stream_put(stream_app, upload.pk, 0, [data])  # nobody signed in
+    assert status in (401, 403) and body["code"] == "NOT-AUTHENTICATED"
+    assert part_file(upload) == b"" and not Bid.objects.exists()
+
+
+@stream_db
+def test_a_session_needs_the_csrf_token_on_the_streaming_endpoint_as_on_the_django_one(stream_app, client, bidder):
+    data = bidder.seal()
+    upload = upload_create(actor=bidder.user, section=bidder.section, size=len(data))
+    client.force_login(bidder.user)
+    session = [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+    status, body = stream_put(stream_app, upload.pk, 0, [data], headers=session)
+    assert status == 403 and "CSRF" in body["message"]
+    assert part_file(upload) == b""
+    token = "a" * 32
+    with_csrf = [(b"cookie", f"sessionid={client.cookies['sessionid'].value}; csrftoken={token}".encode())]
+    status, body = stream_put(stream_app, upload.pk, 0, [data], headers=[*with_csrf, (b"x-csrftoken", token.encode())])
+    assert (status, body["received"]) == (200, len(data))
+
+
+@stream_db
+def test_BID_DEADLINE_streamed_chunks_after_the_deadline_are_refused_by_the_server_clock(stream_app, bidder, section):
+    data = bidder.seal()
+    auth = token_header(bidder.user)
+    upload = upload_create(actor=bidder.user, section=section, size=len(data))
+    stream_put(stream_app, upload.pk, 0, [data[:1000]], headers=auth)
+    past_deadline(section)  # the scheduled job has not run
+    status, body = stream_put(stream_app, upload.pk, 1000, [data[1000:]], headers=auth)
+    assert (status, body["code"]) == (422, "BID-DEADLINE")
+    upload.refresh_from_db()
+    assert upload.received == 1000 and len(part_file(upload)) == 1000 and not Bid.objects.exists()
+
+
+@stream_db
+def test_BID_TOO_LARGE_a_streamed_chunk_beyond_the_declared_size_is_refused(stream_app, bidder):
+    data = bidder.seal()
+    upload = upload_create(actor=bidder.user, section=bidder.section, size=len(data))
+    status, body = stream_put(stream_app, upload.pk, 0, [data + b"more"], headers=token_header(bidder.user))
+    assert (status, body["code"], body["fields"]) == (400, "BID-TOO-LARGE", {"length": str(len(data))})
+    upload.refresh_from_db()
+    assert upload.received == 0 and part_file(upload) == b"" and not Bid.objects.exists()
+
+
+@stream_db
+def test_BID_ENCRYPTED_tampered_envelopes_streamed_in_are_refused_and_nothing_is_stored(stream_app, bidder):
+    auth = token_header(bidder.user)
+    for name, data in tamperings(bidder.seal()):
+        upload = upload_create(actor=bidder.user, section=bidder.section, size=len(data))
+        half = len(data) // 2
+        for offset, piece in ((0, data[:half]), (half, data[half:])):
+            assert stream_put(stream_app, upload.pk, offset, [piece], headers=auth)[0] == 200, name
+        with pytest.raises(RuleViolation) as refused:
+            upload_finalize(actor=bidder.user, upload_id=upload.pk)
+        assert refused.value.code == "BID-ENCRYPTED", name
+    assert not Bid.objects.exists()
