@@ -42,7 +42,7 @@ from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append, canonical_json
 from trading.audit.models import AuditEntry
 from trading.errors import NotAllowed, RuleViolation, TransitionError
-from trading.models import Section, SectionState
+from trading.models import Announcement, AnnouncementKind, Section, SectionState
 from trading.services.lifecycle import section_transition
 
 C = OpeningCeremony.State
@@ -170,6 +170,13 @@ def opening_start(*, actor, section: Section, now=None) -> OpeningCeremony:
             locked.save(update_fields=["failure_code", "closed_at"])
             section_transition(section=section, to_state=SectionState.FAILED, actor=_real(actor), reason="OPEN-MIN-3")
             audit_append(event=AuditEvent.OPENING_FAILED, actor=_real(actor), section=section, data={"rule": "OPEN-MIN-3"})
+            Announcement.objects.create(
+                section=section,
+                kind=AnnouncementKind.FAILURE,
+                title=f"{section.project.name}{section.name}流标公告",
+                body="有效投标人少于3个，依法不予开标，本标段流标，将重新组织招标。",
+                published_at=now,
+            )
             _publish(
                 section,
                 "opening.failed",

@@ -91,6 +91,7 @@ def test_OPEN_MIN_3_two_bids_fail_the_section_without_opening(staff):
     assert not BidOpening.objects.exists()
     assert kinds(section) == ["opening.failed", "stream.closed"]
     assert AuditEntry.objects.filter(event=AuditEvent.OPENING_FAILED, data__rule="OPEN-MIN-3").count() == 1
+    assert section.announcements.filter(kind="failure").count() == 1  # 流标公告 on the portal
 
 
 def test_OPEN_READOUT_the_quorum_opens_every_bid_and_each_is_read_out_once_with_name_price_and_fields(staff):
