@@ -7,11 +7,12 @@ import threading
 from collections import OrderedDict
 from datetime import UTC
 from pathlib import Path
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,7 +24,7 @@ from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append, canonical_json
 from trading.audit.models import AuditEntry
 from trading.errors import DomainError, NotAllowed, RuleViolation
-from trading.models import Role, Section
+from trading.models import Role, Section, SectionState
 from trading.services.lifecycle import bidding_is_open
 
 COPY_CHUNK = 1 << 20
@@ -98,16 +99,23 @@ class StreamChecks:
         self._lock = threading.Lock()
         self._items: OrderedDict = OrderedDict()
 
-    def take(self, upload_id) -> tuple | None:
+    def take(self, upload_id) -> "Checker | None":
         with self._lock:
             return self._items.pop(upload_id, None)
 
-    def put(self, upload_id, verifier, *, fed: int, stamp) -> None:
+    def put(self, upload_id, checker: "Checker") -> None:
         with self._lock:
-            self._items[upload_id] = (verifier, fed, stamp)
+            self._items[upload_id] = checker
             while len(self._items) > self.LIMIT:
-                _pk, (old, _fed, _stamp) = self._items.popitem(last=False)
-                old.close()
+                _pk, old = self._items.popitem(last=False)
+                old.verifier.close()
+
+
+class Checker(NamedTuple):
+    verifier: object  # bidding.envelope.EnvelopeVerifier
+    fed: int  # bytes it has seen, from the start of the file
+    stamp: object  # the upload's updated_at after the commit of the last chunk it saw
+    upload: Upload  # that row, with its registration and section as they were claimed
 
 
 stream_checks = StreamChecks()
@@ -194,6 +202,12 @@ class UploadClaim:
 
 def upload_claim(*, actor, upload_id, offset: int, length: int) -> UploadClaim:
     """Before a chunk is written: the owner, bidding open by the server clock, the offset and the size."""
+    checker = stream_checks.take(upload_id)
+    if checker is not None:
+        claim = _claim_next_chunk(actor=actor, checker=checker, offset=offset, length=length)
+        if claim is not None:
+            return claim
+        stream_checks.put(upload_id, checker)  # a refusal below leaves it be; a claim makes it stale
     with transaction.atomic():
         locked = (
             Upload.objects.select_related("registration__section").select_for_update(of=("self",)).filter(pk=upload_id).first()
@@ -214,17 +228,44 @@ def upload_claim(*, actor, upload_id, offset: int, length: int) -> UploadClaim:
             )
         if length < 0 or offset + length > locked.size:
             raise UploadError("BID-TOO-LARGE", _("写入超出声明的文件大小。"), fields={"length": str(locked.size - offset)})
-        before = locked.updated_at
         locked.save(update_fields=["updated_at"])  # any checker fed by another writer is stale from now on
-    checker = stream_checks.take(locked.pk)
+    stale = stream_checks.take(locked.pk)
+    if stale is not None:
+        stale.verifier.close()
     verifier = None
-    if checker is not None and checker[1] == offset == locked.received and checker[2] == before:
-        verifier = checker[0]
-    elif checker is not None:
-        checker[0].close()
-    if verifier is None and offset == 0:
+    if offset == 0:
         verifier = _new_verifier(registration, OpeningKey.objects.filter(section=registration.section).first())
     return UploadClaim(upload=locked, offset=offset, length=length, stamp=locked.updated_at, verifier=verifier)
+
+
+def _claim_next_chunk(*, actor, checker: Checker, offset: int, length: int) -> UploadClaim | None:
+    """The common case in one statement: the chunk right after the last one, by the same writer.
+
+    The conditions are those of the general path, on the row itself (so PostgreSQL checks them
+    under the row lock the UPDATE takes) and on the section as it is now. No row: None, and the
+    general path finds out what is wrong.
+    """
+    upload = checker.upload
+    if offset != checker.fed or length < 0 or getattr(actor, "organization_id", None) != upload.registration.organization_id:
+        return None
+    now = timezone.now()
+    section_open = Section.objects.filter(pk=upload.registration.section_id, state=SectionState.PUBLISHED, bid_deadline__gt=now)
+    claimed = (
+        Upload.objects.filter(
+            pk=upload.pk,
+            registration_id=upload.registration_id,
+            status=Upload.Status.OPEN,
+            received=offset,
+            size__gte=offset + length,
+            updated_at=checker.stamp,
+        )
+        .filter(Exists(section_open))
+        .update(updated_at=now)
+    )
+    if not claimed:
+        return None
+    upload.received, upload.updated_at = offset, now
+    return UploadClaim(upload=upload, offset=offset, length=length, stamp=now, verifier=checker.verifier)
 
 
 def upload_commit(*, claim: UploadClaim) -> Upload:
@@ -244,7 +285,7 @@ def upload_commit(*, claim: UploadClaim) -> Upload:
     )
     if claim.verifier is not None:
         if untouched:
-            stream_checks.put(upload.pk, claim.verifier, fed=end, stamp=now)
+            stream_checks.put(upload.pk, Checker(claim.verifier, fed=end, stamp=now, upload=upload))
         else:
             claim.verifier.close()
     if claim.written < claim.length:
@@ -272,11 +313,10 @@ def _streamed_checks(upload: Upload):
     checker = stream_checks.take(upload.pk)
     if checker is None:
         return None
-    verifier, fed, stamp = checker
-    if fed != upload.received or stamp != upload.updated_at:
-        verifier.close()
+    if checker.fed != upload.received or checker.stamp != upload.updated_at:
+        checker.verifier.close()
         return None
-    return verifier
+    return checker.verifier
 
 
 def upload_finalize(*, actor, upload_id, client_ip: str | None = None, user_agent: str = "") -> Bid:

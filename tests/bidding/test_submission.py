@@ -453,8 +453,8 @@ def test_streamed_chunks_resume_after_a_cut_and_finalize_without_reading_the_fil
     status, body = stream_put(stream_app, upload.pk, 2500, [data[2500:]], headers=auth)
     assert (status, body["received"]) == (200, len(data))
     checker = stream_checks.take(upload.pk)
-    assert checker is not None and checker[1] == len(data)  # every byte went through the checks as it arrived
-    stream_checks.put(upload.pk, checker[0], fed=checker[1], stamp=checker[2])
+    assert checker is not None and checker.fed == len(data)  # every byte went through the checks as it arrived
+    stream_checks.put(upload.pk, checker)
     bid = upload_finalize(actor=bidder.user, upload_id=upload.pk, client_ip="10.0.0.7", user_agent="test")
     assert bid.digest == E.hashlib.sha256(data).hexdigest() and bid.client_ip == "10.0.0.7"
     with bid.envelope.open("rb") as fh:
@@ -483,6 +483,12 @@ def test_streamed_chunks_of_another_bidders_upload_are_refused_and_nothing_is_wr
     status, body = stream_put(stream_app, upload.pk, 0, [data])  # nobody signed in
     assert status in (401, 403) and body["code"] == "NOT-AUTHENTICATED"
     assert part_file(upload) == b"" and not Bid.objects.exists()
+    # Halfway through, the next chunk from someone else is refused just the same.
+    assert stream_put(stream_app, upload.pk, 0, [data[:1000]], headers=token_header(bidder.user))[0] == 200
+    status, body = stream_put(stream_app, upload.pk, 1000, [data[1000:]], headers=token_header(other.user))
+    assert status == 404
+    upload.refresh_from_db()
+    assert upload.received == 1000 and len(part_file(upload)) == 1000 and not Bid.objects.exists()
 
 
 @stream_db
