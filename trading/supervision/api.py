@@ -1,6 +1,7 @@
 """Supervision API: alerts and rules (supervisors), statistics and OCDS open data (everyone)."""
 
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -35,7 +36,7 @@ class AlertList(APIView):
     @extend_schema(responses=SupervisionAlertOut(many=True))
     def get(self, request):
         if not policy.can_read_supervision(request.user):
-            raise NotAllowed("NOT-ALLOWED", "只有监督人员可以查看预警。")
+            raise NotAllowed("NOT-ALLOWED", _("只有监督人员可以查看预警。"))
         return Response(self.SupervisionAlertOut(selectors.alerts_list(user=request.user)[:500], many=True).data)
 
 

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from trading import policy, signing
 from trading.audit.events import AuditEvent
@@ -18,7 +19,7 @@ from trading.supervision.registry import REGISTRY, TRANSITION_STEPS, MonitoredRu
 
 def _supervisor(user) -> None:
     if not policy.can_read_supervision(user):
-        raise NotAllowed("NOT-ALLOWED", "只有监督人员可以使用电子监察。")
+        raise NotAllowed("NOT-ALLOWED", _("只有监督人员可以使用电子监察。"))
 
 
 def alerts_list(*, user, section: Section | None = None) -> QuerySet:

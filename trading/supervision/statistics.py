@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Max
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from trading import policy
 from trading.models import Section, SectionState, SectionTransition
@@ -213,28 +214,28 @@ def statistics_total(groups: Iterable[Group]) -> Group:
 
 
 CSV_COLUMNS = [
-    ("transaction_type", "交易类型"),
-    ("region", "地区"),
-    ("period", "期间"),
-    ("sections", "标段数"),
-    ("estimate_fen", "估算价/预算/底价合计（分）"),
-    ("results", "有成交结果的标段数"),
-    ("result_budget_fen", "有结果标段的预算/底价（分）"),
-    ("result_price_fen", "中标/成交金额（分）"),
-    ("savings_fen", "节约资金（分）"),
-    ("savings_rate", "节资率"),
-    ("premium_rate", "溢价率"),
-    ("failure_rate", "流标率"),
-    ("average_bidders", "平均投标人数（已开标）"),
-    ("average_refund_days", "保证金平均退还天数"),
-    ("max_refund_days", "保证金最长退还天数"),
+    ("transaction_type", _("交易类型")),
+    ("region", _("地区")),
+    ("period", _("期间")),
+    ("sections", _("标段数")),
+    ("estimate_fen", _("估算价/预算/底价合计（分）")),
+    ("results", _("有成交结果的标段数")),
+    ("result_budget_fen", _("有结果标段的预算/底价（分）")),
+    ("result_price_fen", _("中标/成交金额（分）")),
+    ("savings_fen", _("节约资金（分）")),
+    ("savings_rate", _("节资率")),
+    ("premium_rate", _("溢价率")),
+    ("failure_rate", _("流标率")),
+    ("average_bidders", _("平均投标人数（已开标）")),
+    ("average_refund_days", _("保证金平均退还天数")),
+    ("max_refund_days", _("保证金最长退还天数")),
 ]
 
 
 def statistics_csv(groups: list[Group]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([label for _name, label in CSV_COLUMNS])
+    writer.writerow([str(label) for _name, label in CSV_COLUMNS])
     for group in groups:
         row = [getattr(group, name) for name, _label in CSV_COLUMNS]
         writer.writerow(["" if value is None else value for value in row])

@@ -4,6 +4,7 @@ import logging
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from trading import policy
 from trading.audit.events import AuditEvent
@@ -91,7 +92,7 @@ def alert_payload(alert: Alert) -> dict:
 def alert_handle(*, actor, alert: Alert, note: str) -> Alert:
     """A supervisor records what was done about an alert."""
     if not policy.can_supervise(actor):
-        raise NotAllowed("NOT-ALLOWED", "只有监督人员可以处理预警。")
+        raise NotAllowed("NOT-ALLOWED", _("只有监督人员可以处理预警。"))
     with transaction.atomic():
         locked = Alert.objects.select_for_update().get(pk=alert.pk)
         if locked.status == Alert.Status.HANDLED:
