@@ -142,7 +142,17 @@ def _iso(value) -> str | None:
 
 
 def opening_start(*, actor, section: Section, now=None) -> OpeningCeremony:
-    """Staff start the opening at the deadline, never before (OPEN-AT-DEADLINE); fewer than 3 bids fail it (OPEN-MIN-3)."""
+    """Staff start the opening at the deadline, never before (OPEN-AT-DEADLINE); fewer than 3 bids fail it (OPEN-MIN-3).
+
+    Supervised: a start refused by a rule raises its alert on the supervisors' feed.
+    """
+    from trading.supervision.services.monitor import supervised
+
+    with supervised(section=section, step="opening", actor=actor):
+        return _opening_start(actor=actor, section=section, now=now)
+
+
+def _opening_start(*, actor, section: Section, now=None) -> OpeningCeremony:
     if not policy.can_run_opening(actor, section):
         raise NotAllowed("NOT-ALLOWED", _("只有交易中心工作人员可以主持开标。"))
     now = now or timezone.now()

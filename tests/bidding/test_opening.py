@@ -73,6 +73,12 @@ def test_OPEN_AT_DEADLINE_staff_cannot_start_before_the_deadline_and_nothing_mov
     assert section.state == SectionState.PUBLISHED
     assert not OpeningCeremony.objects.exclude(state="scheduled").exists() and not BidOpening.objects.exists()
     assert not Stream.objects.filter(kind="opening").exists()
+    # The refusal reaches the supervisors (electronic supervision), stored and in the audit chain.
+    from trading.supervision.models import Alert
+
+    alert = Alert.objects.get(rule="OPEN-AT-DEADLINE")
+    assert alert.section_id == section.pk
+    assert AuditEntry.objects.filter(event=AuditEvent.RULE_REFUSED, section=section).exists()
 
 
 def test_only_staff_start_an_opening(staff):
