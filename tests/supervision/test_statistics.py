@@ -79,8 +79,9 @@ def test_statistics_of_the_demo_data_match_the_hand_computation():
     assert Alert.objects.get().rule == "DOC-MIN-20D"  # the demo's refused 19-day window (a draft: not in the figures)
     figures = by_type(statistics_compute(period="year"))
     c, p, land, prop = figures["construction"], figures["procurement"], figures["land"], figures["property"]
-    # construction: 101-01, 101-02 (bidding), 088-02 (closed, sealed), 101-03 (evaluating, 6 bidders), 140-01 (4, contracted)
-    assert (c.sections, c.results, c.result_budget_fen, c.result_price_fen) == (5, 1, 200_000_000, 184_000_000)
+    # construction: 101-01, 101-02 (bidding), 088-02 and 088-03 (closed, sealed: the opening demo's three bids
+    # are not counted), 101-03 (evaluating, 6 bidders), 140-01 (4, contracted)
+    assert (c.sections, c.results, c.result_budget_fen, c.result_price_fen) == (6, 1, 200_000_000, 184_000_000)
     assert (c.savings_rate, c.failure_rate, c.average_bidders) == (Decimal("0.0800"), Decimal("0.0000"), Decimal("5.00"))
     # procurement: 207-01 (bidding), 207-02 (opened, 5), 207-03 (failed, sealed), 088-01 (awarded, 5)
     assert (p.sections, p.result_budget_fen, p.result_price_fen) == (4, 80_000_000, 72_000_000)
@@ -89,7 +90,7 @@ def test_statistics_of_the_demo_data_match_the_hand_computation():
     assert (land.sections, land.premium_rate, land.average_bidders) == (2, Decimal("0.1200"), Decimal("3.00"))
     assert (prop.sections, prop.failure_rate, prop.average_bidders) == (1, None, None)
     total = statistics_total(statistics_compute(period="year"))
-    assert total.sections == 12
+    assert total.sections == 13
     assert total.savings_fen == 24_000_000 and total.savings_rate == Decimal("0.0857")  # 240,000 / 2,800,000
     assert total.failure_rate == Decimal("0.2500")  # 1 failed of 4 concluded
     assert total.average_bidders == Decimal("4.60")  # (6 + 4 + 5 + 5 + 3) / 5 opened sections
