@@ -242,9 +242,10 @@ def _accept(sale: Sale, section: Section, registration: Registration, amount_fen
     sale.current_price_fen, sale.leader = amount_fen, registration
     sale.save(update_fields=["last_seq", "current_price_fen", "leader", "countdown_round", "countdown_ends_at"])
     code = registration.bidder_code
+    # No actor: the entry is public at once, and its leaf hash would let anyone test guesses of the
+    # offering account and company before the names are revealed; the code names the bidder.
     audit_append(
         event=AuditEvent.SALE_OFFER,
-        actor=actor,
         section=section,
         data={"bidder_code": code, "seq": offer.seq, "amount_fen": amount_fen, "phase": phase, "at": iso(now)},
     )
@@ -281,7 +282,9 @@ def sale_tick(*, section: Section, clock: Clock | None = None) -> Sale:
 def sales_tick(*, clock: Clock | None = None) -> int:
     """Every sale not yet ended (scheduled: the auction clock process and the beat call this)."""
     moved = 0
+    now = _clock(clock)
     rows = Sale.objects.exclude(state__in=[S.SOLD, S.FAILED]).filter(section__published_at__isnull=False)
+    rows = rows.exclude(state=S.SCHEDULED, section__opening_at__gt=now)  # days ahead: nothing to move yet
     for sale in rows.select_related("section").only("pk", "section_id", "state"):
         before = sale.state
         after = sale_tick(section=sale.section, clock=clock)
@@ -419,12 +422,15 @@ def sale_suspend(*, actor, section: Section, reason: str, clock: Clock | None = 
     from trading.services.sections import section_suspend
 
     with transaction.atomic():
+        locked, sale = lock_sale(section.pk)
+        now = _clock(clock)
+        _advance(sale, locked, now)  # what fell due before the suspension happened before it
         if actor is None:
             section_transition(section=section, to_state=SectionState.SUSPENDED, reason=reason or "platform failure")
         else:
             section_suspend(actor=actor, section=section, reason=reason)
         locked, sale = lock_sale(section.pk)
-        _sync_suspension(sale, locked, _clock(clock), at=_clock(clock))
+        _sync_suspension(sale, locked, now, at=now)
     return sale
 
 
