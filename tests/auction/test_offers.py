@@ -334,6 +334,9 @@ def test_the_clock_process_ticks_every_running_sale_and_leaves_the_far_ones(sale
     from bidding.auction.services import sales_tick
 
     running, later = sale_case(), sale_case()
+    from trading.models import Section
+
+    Section.objects.filter(pk=later.section.pk).update(opening_at=later.start + timedelta(days=30))
     running.offer(0, STARTING, running.start)
     assert sales_tick(clock=lambda: running.listing_end) == 1  # sold to its only competitor
     assert (running.refresh().state, later.refresh().state) == (SaleState.SOLD, SaleState.SCHEDULED)
