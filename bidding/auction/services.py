@@ -133,8 +133,15 @@ def sale_set_up(*, actor, section: Section, listing_end: datetime, reserve_fen: 
 # --- offers --------------------------------------------------------------------------------------
 
 
+_streams: dict[int, object] = {}
+
+
 def _stream(section: Section):
-    return stream_ensure(kind=StreamKind.AUCTION, section=section)
+    """The sale's stream (made at set-up; streams are never deleted, so the row is looked up once per process)."""
+    stream = _streams.get(section.pk)
+    if stream is None:
+        stream = _streams[section.pk] = stream_ensure(kind=StreamKind.AUCTION, section=section)
+    return stream
 
 
 def minimum_offer(sale: Sale, section: Section) -> int:
@@ -150,8 +157,14 @@ def registration_qualified(registration: Registration) -> bool:
     return deposit_counts(registration)
 
 
-def sale_offer(*, actor, section: Section, amount_fen, clock: Clock | None = None, via: str = "api") -> Offer:
-    """One offer: accepted (numbered, published at once under the bidder code) or refused with a reason."""
+def sale_offer(
+    *, actor, section: Section, amount_fen, clock: Clock | None = None, via: str = "api", precheck: bool = True
+) -> Offer:
+    """One offer: accepted (numbered, published at once under the bidder code) or refused with a reason.
+
+    precheck: first refuse, without the lock, what is too low against the committed price (the room's
+    websocket has done that already from the stream, and passes False).
+    """
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
         raise RuleViolation("OFFER-INVALID", _("报价须为正整数（分）。"), fields={"amount_fen": "> 0"})
     registration = (
@@ -163,7 +176,7 @@ def sale_offer(*, actor, section: Section, amount_fen, clock: Clock | None = Non
     )
     if registration is None:
         raise NotAllowed("OFFER-NOT-REGISTERED", _("只有已报名的竞买人可以报价。"))
-    refusal = _refusal_unlocked(section.pk, registration, amount_fen, clock)
+    refusal = _refusal_unlocked(section.pk, registration, amount_fen, clock) if precheck else None
     if refusal is not None:
         raise refusal
     with transaction.atomic():
