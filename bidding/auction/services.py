@@ -452,7 +452,10 @@ def sale_resume(*, actor, section: Section, reason: str, clock: Clock | None = N
     from trading.services.sections import section_resume
 
     with transaction.atomic():
-        section_resume(actor=actor, section=section, reason=reason) if actor is not None else _system_resume(section, reason)
+        if actor is None:
+            _system_resume(section, reason)
+        else:
+            section_resume(actor=actor, section=section, reason=reason)
         locked, sale = lock_sale(section.pk)
         _sync_suspension(sale, locked, _clock(clock))
     return sale
