@@ -188,6 +188,8 @@ class Bidder:
         self.sent: dict[int, float] = {}  # accepted offer seq -> when it was sent
         self.refused: Counter = Counter()
         self.accepted = 0
+        self.answer_accepted: list[float] = []  # seconds from sending to the answer
+        self.answer_refused: list[float] = []
 
 
 async def bid(url: str, origin: str, session: str, bidder: Bidder, sale: dict, increment: int, starting: int) -> None:
@@ -233,6 +235,7 @@ async def bid(url: str, origin: str, session: str, bidder: Bidder, sale: dict, i
             sent = time.time()
             await ws.send(json.dumps({"t": "offer", "id": n, "amount_fen": amount}))
             reply = await future
+            (bidder.answer_accepted if reply["ok"] else bidder.answer_refused).append(time.time() - sent)
             if reply["ok"]:
                 bidder.accepted += 1
                 bidder.sent[reply["seq"]] = sent
@@ -345,6 +348,11 @@ def report(args, result: dict, outcome: dict, baseline_tps: float) -> None:
     print(f"offers refused                  {sum(refused.values())} {dict(refused)}")
     print(f"offer -> broadcast p50 / p99 ms {1000 * percentile(latencies, 50):.1f} / {1000 * percentile(latencies, 99):.1f}"
           f"  ({len(latencies)} deliveries measured)")  # fmt: skip
+    answered = [x for b in bidders for x in b.answer_accepted]
+    refused_answers = [x for b in bidders for x in b.answer_refused]
+    a50, a99 = 1000 * percentile(answered, 50), 1000 * percentile(answered, 99)
+    r50, r99 = 1000 * percentile(refused_answers, 50), 1000 * percentile(refused_answers, 99)
+    print(f"answer to the bidder p50 / p99 ms: accepted {a50:.1f} / {a99:.1f}, refused {r50:.1f} / {r99:.1f}")
     print(f"baseline: row-lock tx/s ({args.bidders} threads)  {baseline_tps:.0f}; accepted/s ratio {rate / baseline_tps:.3f}")
     p99 = percentile(latencies, 99)
     ratio = p99 / result["rtt_p99"]

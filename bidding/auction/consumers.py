@@ -22,6 +22,7 @@ from bidding.auction.services import iso, sale_offer
 from livestream.consumers import StreamConsumer, signed_in_user
 from livestream.hub import CLOSE_POLICY, CLOSE_TOO_BIG, text_message
 from trading.errors import DomainError
+from trading.models import Section
 from trading.rules import yuan
 
 
@@ -40,11 +41,19 @@ def db_call_parallel(func):
     return sync_to_async(inner, thread_sensitive=False)
 
 
+_sections: dict[tuple[int, str], Section] = {}  # (user, public id) -> the section that user may see (a one-way door)
+
+
 @db_call_parallel
 def offer_from_stream(user, public_id: str, amount_fen) -> dict:
     try:
-        sale = selectors.sale_for(user=user, public_id=public_id)
-        offer = sale_offer(actor=user, section=sale.section, amount_fen=amount_fen, via="stream")
+        section = _sections.get((user.pk, public_id))
+        if section is None:
+            section = selectors.sale_for(user=user, public_id=public_id).section
+            if len(_sections) > 10_000:
+                _sections.clear()
+            _sections[(user.pk, public_id)] = section
+        offer = sale_offer(actor=user, section=section, amount_fen=amount_fen, via="stream", precheck=False)
     except DomainError as error:
         return {"ok": False, "code": error.code, "message": error.message, "fields": error.fields}
     except Http404:
@@ -56,7 +65,7 @@ def offer_from_stream(user, public_id: str, amount_fen) -> dict:
         "amount_fen": offer.amount_fen,
         "at": iso(offer.at),
         "code": offer.registration.bidder_code,
-        "next_min_fen": offer.amount_fen + sale.section.increment_fen,
+        "next_min_fen": offer.amount_fen + section.increment_fen,
     }
 
 

@@ -133,8 +133,15 @@ def sale_set_up(*, actor, section: Section, listing_end: datetime, reserve_fen: 
 # --- offers --------------------------------------------------------------------------------------
 
 
+_streams: dict[int, object] = {}
+
+
 def _stream(section: Section):
-    return stream_ensure(kind=StreamKind.AUCTION, section=section)
+    """The sale's stream (made at set-up; streams are never deleted, so the row is looked up once per process)."""
+    stream = _streams.get(section.pk)
+    if stream is None:
+        stream = _streams[section.pk] = stream_ensure(kind=StreamKind.AUCTION, section=section)
+    return stream
 
 
 def minimum_offer(sale: Sale, section: Section) -> int:
@@ -150,8 +157,14 @@ def registration_qualified(registration: Registration) -> bool:
     return deposit_counts(registration)
 
 
-def sale_offer(*, actor, section: Section, amount_fen, clock: Clock | None = None, via: str = "api") -> Offer:
-    """One offer: accepted (numbered, published at once under the bidder code) or refused with a reason."""
+def sale_offer(
+    *, actor, section: Section, amount_fen, clock: Clock | None = None, via: str = "api", precheck: bool = True
+) -> Offer:
+    """One offer: accepted (numbered, published at once under the bidder code) or refused with a reason.
+
+    precheck: first refuse, without the lock, what is too low against the committed price (the room's
+    websocket has done that already from the stream, and passes False).
+    """
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
         raise RuleViolation("OFFER-INVALID", _("报价须为正整数（分）。"), fields={"amount_fen": "> 0"})
     registration = (
@@ -163,7 +176,7 @@ def sale_offer(*, actor, section: Section, amount_fen, clock: Clock | None = Non
     )
     if registration is None:
         raise NotAllowed("OFFER-NOT-REGISTERED", _("只有已报名的竞买人可以报价。"))
-    refusal = _refusal_unlocked(section.pk, registration, amount_fen, clock)
+    refusal = _refusal_unlocked(section.pk, registration, amount_fen, clock) if precheck else None
     if refusal is not None:
         raise refusal
     with transaction.atomic():
@@ -242,9 +255,10 @@ def _accept(sale: Sale, section: Section, registration: Registration, amount_fen
     sale.current_price_fen, sale.leader = amount_fen, registration
     sale.save(update_fields=["last_seq", "current_price_fen", "leader", "countdown_round", "countdown_ends_at"])
     code = registration.bidder_code
+    # No actor: the entry is public at once, and its leaf hash would let anyone test guesses of the
+    # offering account and company before the names are revealed; the code names the bidder.
     audit_append(
         event=AuditEvent.SALE_OFFER,
-        actor=actor,
         section=section,
         data={"bidder_code": code, "seq": offer.seq, "amount_fen": amount_fen, "phase": phase, "at": iso(now)},
     )
@@ -281,7 +295,9 @@ def sale_tick(*, section: Section, clock: Clock | None = None) -> Sale:
 def sales_tick(*, clock: Clock | None = None) -> int:
     """Every sale not yet ended (scheduled: the auction clock process and the beat call this)."""
     moved = 0
+    now = _clock(clock)
     rows = Sale.objects.exclude(state__in=[S.SOLD, S.FAILED]).filter(section__published_at__isnull=False)
+    rows = rows.exclude(state=S.SCHEDULED, section__opening_at__gt=now)  # days ahead: nothing to move yet
     for sale in rows.select_related("section").only("pk", "section_id", "state"):
         before = sale.state
         after = sale_tick(section=sale.section, clock=clock)
@@ -419,12 +435,15 @@ def sale_suspend(*, actor, section: Section, reason: str, clock: Clock | None = 
     from trading.services.sections import section_suspend
 
     with transaction.atomic():
+        locked, sale = lock_sale(section.pk)
+        now = _clock(clock)
+        _advance(sale, locked, now)  # what fell due before the suspension happened before it
         if actor is None:
             section_transition(section=section, to_state=SectionState.SUSPENDED, reason=reason or "platform failure")
         else:
             section_suspend(actor=actor, section=section, reason=reason)
         locked, sale = lock_sale(section.pk)
-        _sync_suspension(sale, locked, _clock(clock), at=_clock(clock))
+        _sync_suspension(sale, locked, now, at=now)
     return sale
 
 
@@ -433,7 +452,10 @@ def sale_resume(*, actor, section: Section, reason: str, clock: Clock | None = N
     from trading.services.sections import section_resume
 
     with transaction.atomic():
-        section_resume(actor=actor, section=section, reason=reason) if actor is not None else _system_resume(section, reason)
+        if actor is None:
+            _system_resume(section, reason)
+        else:
+            section_resume(actor=actor, section=section, reason=reason)
         locked, sale = lock_sale(section.pk)
         _sync_suspension(sale, locked, _clock(clock))
     return sale

@@ -4,18 +4,7 @@ import { openStream } from "../livestream/stream.js";
 
 const room = JSON.parse(document.getElementById("room-data").textContent);
 const $ = (id) => document.getElementById(id);
-const zh = document.documentElement.lang !== "en";
-const T = zh
-  ? { listing: "挂牌中", countdown: "限时竞价中", sold: "已成交", failed: "未成交", scheduled: "待挂牌",
-      toListingEnd: "距挂牌截止", toCountdownEnd: "限时竞价倒计时", toStart: "距挂牌开始", leading: "您的报价领先",
-      outbid: "您的报价已被超越", none: "您尚未报价", tooLow: "报价须不低于", yuan: "元", sent: "报价已被接受",
-      won: "竞得人", price: "成交价", premium: "溢价率", failedBelow: "最高报价低于保留价，未成交", failedNone: "无人报价，未成交",
-      reserve: "保留价", frozen: "已冻结" }
-  : { listing: "Listing", countdown: "Limited-time bidding", sold: "Sold", failed: "Not sold", scheduled: "Scheduled",
-      toListingEnd: "Listing ends in", toCountdownEnd: "Countdown", toStart: "Listing starts in", leading: "You lead",
-      outbid: "You have been outbid", none: "You have not offered yet", tooLow: "The offer must be at least", yuan: "yuan",
-      sent: "Offer accepted", won: "Winner", price: "Price", premium: "Premium rate", failedBelow: "Below the reserve: not sold",
-      failedNone: "No offer: not sold", reserve: "Reserve", frozen: "frozen" };
+const T = JSON.parse(document.getElementById("room-texts").textContent); // gettext's words, from the page
 
 // The server's clock decides: keep the offset between it and this machine's.
 const skew = Date.parse(room.server_now) - Date.now();

@@ -23,7 +23,7 @@ from tests.livestream.conftest import ROOT, free_port
 from trading.models import Section
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-COUNTDOWN = 8
+COUNTDOWN = 10
 UVICORN = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1"]
 
 
@@ -140,7 +140,7 @@ def test_three_bidders_race_in_the_last_seconds_and_a_late_spectator_sees_every_
     spectator = None
     for race in range(2):
         # In the last seconds all three send the least valid offer at once: exactly one is accepted.
-        pages[0].wait_for_function(f"Number(document.getElementById('clock').dataset.ms) < {(COUNTDOWN - 5) * 1000}")
+        pages[0].wait_for_function(f"Number(document.getElementById('clock').dataset.ms) < {(COUNTDOWN - 6) * 1000}")
         assert pages[0].get_by_test_id("warning").is_visible()  # the last minute (the whole countdown here)
         least = Sale.objects.get(pk=case.sale.pk).current_price_fen + INCREMENT
         for page in pages:

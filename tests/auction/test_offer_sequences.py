@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from bidding.auction.models import Offer, SaleState
+from bidding.auction.services import sale_resume, sale_suspend
 from tests.auction.conftest import INCREMENT, STARTING, make_sale_case
 from trading.errors import DomainError
 
@@ -77,6 +78,18 @@ class Model:
             return self.start
         return self.listing_end
 
+    def pause(self, t: datetime, until: datetime) -> bool:
+        """A suspension at t, resumed at `until`: the running clock keeps what was left. False if nothing runs."""
+        self.advance(t)
+        if self.phase not in ("listing", "countdown"):
+            return False
+        left = self.deadline() - t
+        if self.phase == "listing":
+            self.listing_end = until + left
+        else:
+            self.ends_at = until + left
+        return True
+
     def winner(self) -> int | None:
         if self.leader is None or (self.reserve is not None and self.price < self.reserve):
             return None
@@ -85,7 +98,11 @@ class Model:
 
 # Weighted so that most sequences get through the listing into a countdown, and some far into it:
 # the listing part keeps the clock inside the listing (but for its last millisecond), the rest runs free.
-KINDS = st.sampled_from(["offer"] * 5 + ["tick"])
+def _running(sale):
+    return sale.listing_end if sale.state == SaleState.LISTING else sale.countdown_ends_at
+
+
+KINDS = st.sampled_from(["offer"] * 6 + ["tick", "pause"])
 AMOUNTS = st.sampled_from(["min"] * 4 + ["above"] * 2 + ["tie", "below_increment", "starting"])
 LISTING_STEP = st.tuples(
     KINDS,
@@ -138,7 +155,7 @@ def amount(model: Model, choice: str, jitter: int) -> int:
     listing=st.lists(LISTING_STEP, min_size=2, max_size=20), bidding=st.lists(STEP, min_size=3, max_size=30), reserve_fen=RESERVES
 )
 def test_random_offer_sequences_end_with_one_winner_holding_the_highest_valid_offer(
-    staff, make_user, listing, bidding, reserve_fen
+    staff, supervisor, make_user, listing, bidding, reserve_fen
 ):
     case = make_sale_case(
         staff=staff,
@@ -151,6 +168,7 @@ def test_random_offer_sequences_end_with_one_winner_holding_the_highest_valid_of
     d = timedelta(seconds=case.sale.countdown_seconds)
     model = Model(case.start, case.listing_end, d, reserve_fen, [True, True, True, False])
     t = case.start - MS
+    pauses: list[tuple[datetime, datetime]] = []  # suspensions, [from, until)
     steps = [*listing, None, *bidding]  # None: the clock reaches the listing's end (the rest may be a countdown)
     for i, step in enumerate(steps):
         if step is None:
@@ -162,6 +180,22 @@ def test_random_offer_sequences_end_with_one_winner_holding_the_highest_valid_of
         if kind == "tick":
             model.advance(t)
             case.tick(t)
+            continue
+        if kind == "pause":
+            until = t + jitter * MS
+            if model.pause(t, until):
+                pauses.append((t, until))
+                sale_suspend(actor=supervisor, section=case.section, reason="暂停", clock=lambda t=t: t)
+                try:  # an offer while frozen is refused, however high
+                    case.offer(bidder, model.minimum() + INCREMENT, t)
+                    got = "ok"
+                except DomainError as error:
+                    got = error.code
+                assert got == "SALE-SUSPENDED"
+                sale_resume(actor=supervisor, section=case.section, reason="恢复", clock=lambda until=until: until)
+                t = until
+                sale = case.refresh()
+                assert _running(sale) == (model.listing_end if model.phase == "listing" else model.ends_at)
             continue
         value = amount(model, amount_choice, jitter)
         expected = model.offer(bidder, value, t)
@@ -183,24 +217,30 @@ def test_random_offer_sequences_end_with_one_winner_holding_the_highest_valid_of
     sale = case.tick(t)
     offers = list(Offer.objects.filter(sale=sale).order_by("seq"))
 
-    # The countdown rules: strictly rising by the increment, in clock order; each countdown offer
-    # came before the deadline in force and restarted it; the sale ended one countdown after the last.
-    event(f"{sale.state}, countdown offers: {min(sum(o.phase == 'countdown' for o in offers), 3)}")
+    # The countdown rules, on the clock that runs (suspensions freeze it): strictly rising by the
+    # increment, in clock order; each countdown offer came before the deadline in force and restarted
+    # it; the sale ended one countdown after the last valid offer (or at the listing's end).
+    def running(moment):
+        return moment - sum((min(max(moment - a, timedelta(0)), b - a) for a, b in pauses), timedelta(0))
+
+    event(f"{sale.state}, countdown offers: {min(sum(o.phase == 'countdown' for o in offers), 3)}, paused: {bool(pauses)}")
     amounts = [o.amount_fen for o in offers]
     assert all(b - a >= INCREMENT for a, b in itertools.pairwise(amounts))
     assert [o.at for o in offers] == sorted(o.at for o in offers)
     assert all(o.at >= case.start for o in offers)
+    assert not any(a < o.at < b for o in offers for a, b in pauses)  # at the very moment of a pause: before it
+    listing_end = case.listing_end  # the listing keeps its length on the running clock
     deadline = None
     for o in offers:
         if o.phase == "listing":
-            assert o.at < case.listing_end
+            assert running(o.at) < listing_end
         else:
-            deadline = deadline or case.listing_end + d
-            assert o.at < deadline
-            deadline = o.at + d
+            deadline = deadline or listing_end + d
+            assert listing_end <= running(o.at) < deadline
+            deadline = running(o.at) + d
     assert sale.ended_at == model.ended_at
     if deadline is not None:
-        assert sale.ended_at == deadline
+        assert running(sale.ended_at) == deadline
     # Exactly one winner, with the highest valid offer, unless it stayed below the reserve.
     winner = model.winner()
     if winner is None:

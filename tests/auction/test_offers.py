@@ -328,3 +328,30 @@ def test_DEP_BEFORE_DEADLINE_a_deposit_that_arrived_after_the_cutoff_does_not_qu
     assert Deposit.objects.get(registration=case.registrations[1]).status == Deposit.Status.LATE
     assert refused(lambda: case.offer(1, STARTING, case.start)) == "OFFER-NOT-QUALIFIED"
     assert case.offer(0, STARTING, case.start).seq == 1
+
+
+def test_the_clock_process_ticks_every_running_sale_and_leaves_the_far_ones(sale_case):
+    from bidding.auction.services import sales_tick
+
+    running, later = sale_case(), sale_case()
+    from trading.models import Section
+
+    Section.objects.filter(pk=later.section.pk).update(opening_at=later.start + timedelta(days=30))
+    running.offer(0, STARTING, running.start)
+    assert sales_tick(clock=lambda: running.listing_end) == 1  # sold to its only competitor
+    assert (running.refresh().state, later.refresh().state) == (SaleState.SOLD, SaleState.SCHEDULED)
+    assert AuditEntry.objects.filter(event=AuditEvent.SALE_OFFER, actor__isnull=True).count() == 1
+
+
+def test_the_operators_pause_and_resume_a_sale_for_a_platform_failure(sale_case):
+    from django.core.management import call_command
+
+    case = sale_case()
+    call_command("sale_pause", case.section.public_id, reason="数据库故障切换")
+    case.section.refresh_from_db()
+    assert case.section.state == SectionState.SUSPENDED
+    call_command("sale_pause", case.section.public_id, reason="已恢复", resume=True)
+    case.section.refresh_from_db()
+    assert case.section.state == SectionState.PUBLISHED
+    transitions = list(case.section.transitions.values_list("to_state", "reason"))
+    assert transitions[-2:] == [(SectionState.SUSPENDED, "数据库故障切换"), (SectionState.PUBLISHED, "已恢复")]

@@ -120,3 +120,22 @@ async def test_offers_over_the_websocket_are_judged_and_broadcast(sale_case, cli
     await bidder.disconnect()
     await spectator.disconnect()
     await sync_to_async(connections.close_all)()  # the set-up ran in asgiref's thread: its connection ends here
+
+
+def test_the_results_give_statistics_the_price_and_premium_rate_only_once_a_sale_ended(sale_case, api):
+    case = sale_case(reserve_fen=STARTING + 2 * INCREMENT)
+    case.offer(0, STARTING, case.start)
+    case.offer(1, STARTING + 4 * INCREMENT, case.start + timedelta(seconds=1))
+    assert api.get("/api/v1/sales/results/").json() == []
+    case.tick(case.listing_end + timedelta(days=1))
+    (row,) = api.get("/api/v1/sales/results/").json()
+    assert row["section"] == case.section.public_id and row["state"] == "sold"
+    assert (row["price_fen"], row["reserve_fen"], row["winner"]) == (
+        STARTING + 4 * INCREMENT,
+        STARTING + 2 * INCREMENT,
+        case.registrations[1].organization.name,
+    )
+    assert row["premium_rate"] == f"{2 * INCREMENT / (STARTING + 2 * INCREMENT):.6f}"
+    room = api.get(f"/api/v1/sales/{case.section.public_id}/").json()
+    assert room["result"]["winner_label"] == case.registrations[1].organization.name
+    assert room["reserve"]["fen"] == STARTING + 2 * INCREMENT
