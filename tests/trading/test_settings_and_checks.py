@@ -24,6 +24,7 @@ def run_check_deploy(extra_env: dict) -> subprocess.CompletedProcess:
         DJANGO_ALLOWED_HOSTS="sunlight.example.cn",
         PLATFORM_SIGNING_KEY=TEST_PLATFORM_KEY,
         ESCROW_PAYER_KEY="c3VubGlnaHQtdGVzdC1wYXllci1rZXktMzItYnl0ZXM=",
+        AUCTION_RESERVE_KEY="c3VubGlnaHQtdGVzdC1yZXNlcnZlLWtleS0zMmJ5dGU=",
         **extra_env,
     )
     return subprocess.run(
