@@ -121,6 +121,9 @@ def _console_action(request, section, draw):
     elif op == "report":
         award_services.report_make(actor=request.user, draw=draw)
         messages.success(request, _("评标报告已生成。"))
+    elif op == "fail":
+        award_services.evaluation_fail(actor=request.user, draw=draw)
+        messages.success(request, _("全部投标被否决，本标段流标。"))
     elif op == "publicize":
         award_services.publicity_start(actor=request.user, section=section)
         messages.success(request, _("中标候选人已公示。"))

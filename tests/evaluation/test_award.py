@@ -194,3 +194,25 @@ def test_only_the_tenderers_side_or_staff_award(publicized, make_user):
             award_make(actor=user, section=section)
         assert refused.value.code == "NOT-ALLOWED"
     assert not Award.objects.exists()
+
+
+def test_EVAL_REJECT_every_bid_rejected_fails_the_section(staff, section, pool):
+    from bidding.evaluation.services.award import evaluation_fail
+
+    draw = seat_all(staff, draw_commit(actor=staff, section=section, size=5, quotas=[("A01", 3), ("A02", 2)]))
+    openings = valid_openings(section)
+    users = [m.expert.user for m in draw.members.filter(status="accepted").select_related("expert__user")]
+    for user in users[:4]:
+        rejections = {str(o.pk): {"code": "not-responsive", "reason": "未响应实质性要求"} for o in openings}
+        scores_submit(user=user, draw=draw, scores={}, rejections=rejections)
+    with pytest.raises(TransitionError):
+        evaluation_fail(actor=staff, draw=draw)
+    keep = {str(o.pk): {"technical": 30, "schedule": 8, "commercial": 8} for o in openings}
+    scores_submit(user=users[4], draw=draw, scores=keep, rejections={})
+    with pytest.raises(RuleViolation):
+        report_make(actor=staff, draw=draw)
+    evaluation_fail(actor=staff, draw=draw)
+    section.refresh_from_db()
+    assert section.state == SectionState.FAILED
+    assert Announcement.objects.filter(section=section, kind=AnnouncementKind.FAILURE).exists()
+    assert not EvaluationReport.objects.exists()

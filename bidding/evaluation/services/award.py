@@ -403,3 +403,29 @@ def contracts_overdue(*, now=None) -> int:
         )
         raised += 1
     return raised
+
+
+def evaluation_fail(*, actor, draw: ExpertDraw) -> None:
+    """Every bid rejected (EVAL-REJECT): no candidate can be named; the section fails (流标) and is re-tendered,
+    and escrow's refund scan returns every deposit at once."""
+    with transaction.atomic():
+        locked = lock_draw(draw.pk)
+        if not policy.can_run_draw(actor, locked.section):
+            raise NotAllowed("NOT-ALLOWED", _("只有交易中心可以办理。"))
+        if locked.status != ExpertDraw.Status.IN_SESSION or not all_scores_in(locked):
+            raise TransitionError("EVAL-SCORES-OPEN", _("全部专家提交评分后方可办理。"))
+        rows, _dissent = committee_tally(locked)
+        if any(r.rank for r in rows):
+            raise RuleViolation("EVAL-REJECT", _("尚有有效投标，应推荐中标候选人。"))
+        now = timezone.now()
+        locked.status, locked.closed_at = ExpertDraw.Status.CLOSED, now
+        locked.save(update_fields=["status", "closed_at"])
+        section = locked.section
+        Announcement.objects.create(
+            section=section,
+            kind=AnnouncementKind.FAILURE,
+            title=_("%(name)s 流标公告") % {"name": section.name},
+            body=_("评标委员会否决了全部投标，本标段依法重新招标。"),
+            published_at=now,
+        )
+        section_transition(section=section, to_state=SectionState.FAILED, actor=actor, reason="all bids rejected")
