@@ -113,3 +113,11 @@ def sale_results(*, user) -> list[dict]:
         }
         for sale in rows.order_by("-ended_at", "-pk")
     ]
+
+
+def sale_prices_by_section(section_ids: list[int]) -> dict[int, int]:
+    """The price each sold sale reached: statistics' result amounts (premium rate)."""
+    from bidding.auction.models import Sale, SaleState
+
+    rows = Sale.objects.filter(section_id__in=section_ids, state=SaleState.SOLD)
+    return dict(rows.values_list("section_id", "final_price_fen"))

@@ -6,3 +6,9 @@ class EvaluationConfig(AppConfig):
 
     name = "bidding.evaluation"
     label = "evaluation"
+
+    def ready(self):
+        from bidding.evaluation.selectors import award_prices_by_section
+        from trading.supervision.statistics import award_source_register
+
+        award_source_register(award_prices_by_section)  # the statistics read results from here first

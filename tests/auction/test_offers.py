@@ -216,6 +216,10 @@ def test_reaching_the_reserve_sells_and_the_premium_is_over_the_reserve(sale_cas
     sale = case.tick(case.listing_end)
     assert (sale.state, sale.final_price_fen) == (SaleState.SOLD, STARTING + 5 * INCREMENT)
     assert float(sale.premium_rate) == pytest.approx(INCREMENT / reserve_fen, abs=1e-6)
+    # The statistics take a sale's result from the sale (premium rate).
+    from trading.supervision.statistics import award_prices
+
+    assert award_prices([sale.section_id]) == {sale.section_id: STARTING + 5 * INCREMENT}
 
 
 def test_the_result_reveals_names_applies_the_winners_deposit_and_refunds_the_others(

@@ -151,6 +151,10 @@ def test_AWARD_FIRST_the_first_ranked_wins_unless_disqualified(publicized, make_
     assert section.state == SectionState.AWARDED
     result = Announcement.objects.get(kind=AnnouncementKind.RESULT)
     assert second.opening.bid.registration.organization.name in result.body
+    # The statistics take the award amount from the award itself (savings rate).
+    from trading.supervision.statistics import award_prices
+
+    assert award_prices([section.pk]) == {section.pk: second.price_fen}
 
 
 def test_CONTRACT_30D_recorded_and_every_deposit_refunded(publicized, make_user, django_capture_on_commit_callbacks):
