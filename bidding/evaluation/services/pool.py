@@ -2,6 +2,7 @@
 
 import csv
 import io
+import secrets
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
@@ -36,6 +37,8 @@ class ImportReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
+    # New accounts and their one-time initial passwords: shown once to staff, to hand over in person.
+    accounts: list[tuple[str, str, str]] = field(default_factory=list)  # (code, username, password)
 
 
 def _row_errors(row: dict, catalogue: dict) -> list[str]:
@@ -108,10 +111,13 @@ def _import_row(row: dict, code: str, catalogue: dict, report: ImportReport) -> 
     expert.specialties.set([catalogue[c] for c in _codes(row["specialties"])])
     username = (row.get("username") or "").strip()
     if username and expert.user_id is None:
-        # An expert account signs in with a password and a TOTP second factor (set up on first sign-in).
+        # An expert account signs in with a password and a TOTP second factor (set up on first sign-in);
+        # the initial password exists only in this report, never in a log or the audit chain.
         user = User.objects.create(username=username, role=Role.EXPERT, organization=employer, first_name=values["name"])
-        user.set_unusable_password()
+        password = secrets.token_urlsafe(12)
+        user.set_password(password)
         user.save(update_fields=["password"])
+        report.accounts.append((code, username, password))
         expert.user = user
         expert.save(update_fields=["user"])
     (report.created if created else report.updated).append(code)
