@@ -95,10 +95,16 @@ def test_COLLUSION_40_a_planted_pair_is_flagged_with_both_pieces_of_evidence_and
 
 
 def test_COLLUSION_40_the_scan_is_safe_to_run_twice(planted):
-    section, _codes = planted
+    section, codes = planted
     collusion_scan(section=section)
     collusion_scan(section=section)
     assert CollusionFlag.objects.filter(section=section).count() == 2
+    # Each sign raised one alert for the supervisors' live feed, not one per scan.
+    from trading.supervision.models import Alert
+
+    alerts = Alert.objects.filter(section=section, rule="COLLUSION-40")
+    assert alerts.count() == 2
+    assert {tuple(sorted(a.bidder_codes)) for a in alerts} == {tuple(sorted([codes["A"], codes["B"]]))}
 
 
 def test_COLLUSION_40_flags_are_for_the_supervisors_and_the_committee_only(planted, supervisor, staff, make_user):

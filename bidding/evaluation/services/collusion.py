@@ -1,5 +1,7 @@
 """The collusion scan (COLLUSION-40) over an opened section: flags with evidence, kept current, audited."""
 
+import hashlib
+
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -11,6 +13,7 @@ from trading import policy
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append
 from trading.errors import TransitionError
+from trading.supervision.services.alerts import alert_raise
 
 
 def bid_facts(section) -> list[pure.BidFacts]:
@@ -53,6 +56,16 @@ def collusion_scan(*, section, actor=None) -> list[CollusionFlag]:
                 defaults={"bidder_codes": flag.codes, "registration_ids": flag.registration_ids, "evidence": flag.evidence},
             )
             keep.append(row.pk)
+            # Electronic supervision: each sign found raises one alert for the supervisors' live feed.
+            alert_raise(
+                rule="COLLUSION-40",
+                message=_("%(section)s：%(kind)s（%(codes)s）")
+                % {"section": section.public_id, "kind": row.get_kind_display(), "codes": "、".join(flag.codes)},
+                section=section,
+                bidder_codes=list(flag.codes),
+                data={"kind": flag.kind},
+                dedupe_key=f"collusion:{section.pk}:{hashlib.sha256(f'{flag.kind}|{flag.key}'.encode()).hexdigest()[:32]}",
+            )
         CollusionFlag.objects.filter(section=section).exclude(pk__in=keep).delete()
         counts: dict[str, int] = {}
         for flag in found:
