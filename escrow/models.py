@@ -36,6 +36,7 @@ class Deposit(models.Model):
         LATE = "late", _("逾期到账（无效）")
         REFUNDED = "refunded", _("已退还")
         FORFEITED = "forfeited", _("已没收")
+        APPLIED_TO_PRICE = "applied", _("已转作成交价款")  # a sale's winner: the deposit becomes part of the price
 
     registration = models.OneToOneField("bidding.Registration", on_delete=models.PROTECT, related_name="deposit")
     # Digits ending in an ISO 7064 MOD 97-10 check pair: int(virtual_account) % 97 == 1.
@@ -92,7 +93,7 @@ class Deposit(models.Model):
         if self.refunded_at:
             return self.Status.REFUNDED
         if self.forfeited_at:
-            return self.Status.FORFEITED
+            return self.Status.APPLIED_TO_PRICE if self.forfeit_reason == "AUCTION-TO-PRICE" else self.Status.FORFEITED
         if not self.paid_fen:
             return self.Status.UNPAID
         return self.Status.PAID if self.on_time else self.Status.LATE

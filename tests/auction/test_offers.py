@@ -244,6 +244,7 @@ def test_the_result_reveals_names_applies_the_winners_deposit_and_refunds_the_ot
     deposits = {d.registration_id: d for d in Deposit.objects.filter(registration__section=case.section)}
     winner = deposits[case.registrations[1].pk]
     assert (winner.forfeit_reason, winner.refunded_at) == ("AUCTION-TO-PRICE", None)
+    assert winner.status == "applied"  # shown as part of the price, not as forfeited
     assert ledger.balance(f"liability:sale-price:{case.section.pk}") == -winner.paid_fen
     assert ledger.balance(ledger.deposit_account(winner)) == 0
     for registration in (case.registrations[0], case.registrations[2]):
