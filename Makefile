@@ -44,7 +44,7 @@ demo: $(STAMP) ## (re)load the demo trading centre
 	$(BIN)/python manage.py load_demo
 
 messages: $(STAMP) ## extract and compile the English translation
-	$(BIN)/python manage.py makemessages -l en --no-obsolete -i ".venv/*" -i "bench/*" -i "tests/*"
+	$(BIN)/python manage.py makemessages -l en --no-obsolete -i ".venv/*" -i "bench/*" -i "tests/*" -i "var/*"
 	$(BIN)/python manage.py compilemessages -l en --ignore ".venv/*"
 
 bench: $(STAMP) ## run the benchmarks (prints figures; not tests)
