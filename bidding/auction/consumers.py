@@ -6,40 +6,22 @@ reaches every viewer as a stream event like any other.
 """
 
 import asyncio
-import functools
 import json
 import time
 from datetime import datetime
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
 from django.http import Http404
 from django.utils.translation import gettext as _
 
 from bidding.auction import selectors
 from bidding.auction.services import iso, sale_offer
 from livestream.consumers import StreamConsumer, signed_in_user
+from livestream.db import db_call_parallel
 from livestream.hub import CLOSE_POLICY, CLOSE_TOO_BIG, text_message
 from trading.errors import DomainError
 from trading.models import Section
 from trading.rules import yuan
-
-
-def db_call_parallel(func):
-    """As livestream's db_call, but on the thread pool: offers of many sockets reach PostgreSQL side by side,
-    where the sale's row lock orders them (one shared thread would queue them here instead)."""
-
-    @functools.wraps(func)
-    def inner(*args, **kwargs):
-        close_old_connections()
-        try:
-            return func(*args, **kwargs)
-        finally:
-            close_old_connections()
-
-    return sync_to_async(inner, thread_sensitive=False)
-
 
 _sections: dict[tuple[int, str], Section] = {}  # (user, public id) -> the section that user may see (a one-way door)
 
