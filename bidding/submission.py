@@ -121,21 +121,28 @@ class Checker(NamedTuple):
 stream_checks = StreamChecks()
 
 
+def envelope_expectations(registration: Registration, opening_key: OpeningKey) -> dict:
+    """What an upload's envelope must match: its registration, the section's opening key, the size limit."""
+    from bidding import envelope as envelope_format
+
+    return {
+        "expected_section": registration.section.public_id,
+        "expected_bidder_code": registration.bidder_code,
+        "opening_key_fingerprint": opening_key.fingerprint,
+        "signing_public_key": envelope_format.load_public_key(registration.signing_public_key),
+        "bidder_key_fingerprint": envelope_format.public_key_fingerprint(
+            envelope_format.load_public_key(registration.encryption_public_key)
+        ),
+        "max_size": settings.MAX_ENVELOPE_SIZE,
+    }
+
+
 def _new_verifier(registration: Registration, opening_key: OpeningKey | None):
     from bidding import envelope as envelope_format
 
     if opening_key is None:
         return None
-    return envelope_format.EnvelopeVerifier(
-        expected_section=registration.section.public_id,
-        expected_bidder_code=registration.bidder_code,
-        opening_key_fingerprint=opening_key.fingerprint,
-        signing_public_key=envelope_format.load_public_key(registration.signing_public_key),
-        bidder_key_fingerprint=envelope_format.public_key_fingerprint(
-            envelope_format.load_public_key(registration.encryption_public_key)
-        ),
-        max_size=settings.MAX_ENVELOPE_SIZE,
-    )
+    return envelope_format.EnvelopeVerifier(**envelope_expectations(registration, opening_key))
 
 
 class UploadClaim:
@@ -343,17 +350,7 @@ def upload_finalize(*, actor, upload_id, client_ip: str | None = None, user_agen
             verified = streamed.finish()
         else:
             with open(path, "rb") as fh:
-                verified = envelope_format.verify_structure(
-                    fh,
-                    expected_section=section.public_id,
-                    expected_bidder_code=registration.bidder_code,
-                    opening_key_fingerprint=opening_key.fingerprint,
-                    signing_public_key=envelope_format.load_public_key(registration.signing_public_key),
-                    bidder_key_fingerprint=envelope_format.public_key_fingerprint(
-                        envelope_format.load_public_key(registration.encryption_public_key)
-                    ),
-                    max_size=settings.MAX_ENVELOPE_SIZE,
-                )
+                verified = envelope_format.verify_structure(fh, **envelope_expectations(registration, opening_key))
     except envelope_format.EnvelopeError as error:
         raise RuleViolation(error.code, str(error.message)) from error
     with transaction.atomic():
