@@ -84,7 +84,6 @@ class OpenedFile:
     content_type: str
     path: Path
     size: int
-    sha256: str
 
 
 @dataclass
@@ -138,10 +137,10 @@ class _Reader:
 
 
 class _Sink:
-    """Hashes and writes the plaintext on a thread of its own, in order, while the next chunk is decrypted."""
+    """Writes the plaintext on a thread of its own, in order, while the next chunk is decrypted."""
 
-    def __init__(self, out, digest):
-        self._out, self._digest, self.error = out, digest, None
+    def __init__(self, out):
+        self._out, self.error = out, None
         self._queue: queue.Queue = queue.Queue(maxsize=2)
         self._thread = threading.Thread(target=self._run, name="opening-sink", daemon=True)
         self._thread.start()
@@ -150,7 +149,6 @@ class _Sink:
         while (data := self._queue.get()) is not None:
             if self.error is None:
                 try:
-                    self._digest.update(data)
                     self._out.write(data)
                 except BaseException as error:  # raised in the caller by put() or close()
                     self.error = error
@@ -176,10 +174,11 @@ def _ciphertext_sha256(stream, header: E.EnvelopeHeader, name: str) -> str:
     return digest.hexdigest()
 
 
-def _decrypt_part(stream, header: E.EnvelopeHeader, *, name: str, key: bytes, out, digest, pause: float):
-    """Chunk by chunk into `out`: read ahead on one thread, decrypted here, hashed and written on another.
+def _decrypt_part(stream, header: E.EnvelopeHeader, *, name: str, key: bytes, out, pause: float):
+    """Chunk by chunk into `out`: read ahead on one thread, decrypted here, written on another.
 
-    Returns the meta. A chunk reaches the sink only once authenticated.
+    Returns the meta. A chunk reaches the sink only once authenticated. No plaintext hash here: AES-GCM per
+    chunk under bound nonces already guarantees integrity; OpenedPart.sha256 is filled later, when needed.
     """
     part, manifest = header.part(name), header.manifest
     aead, aad = AESGCM(key), E._aad(manifest["section"], manifest["bidder_code"], name)
@@ -187,7 +186,7 @@ def _decrypt_part(stream, header: E.EnvelopeHeader, *, name: str, key: bytes, ou
     chunk, count, total = part["chunk_size"], part["chunk_count"], part["ciphertext_size"]
     sizes = [min(chunk + TAG, total - i * (chunk + TAG)) for i in range(count)]
     head, meta_end = bytearray(), None
-    reader, sink = _Reader(stream, sizes), _Sink(out, digest)
+    reader, sink = _Reader(stream, sizes), _Sink(out)
     try:
         for index, want in enumerate(sizes):
             data = reader.get()
@@ -276,7 +275,7 @@ def open_bid(*, stream, bid, data_keys: dict[str, bytes], work_dir: Path) -> Ope
             name = part["name"]
             if name == "form":
                 buffer = io.BytesIO()
-                _decrypt_part(stream, header, name=name, key=data_keys[name], out=buffer, digest=hashlib.sha256(), pause=0)
+                _decrypt_part(stream, header, name=name, key=data_keys[name], out=buffer, pause=0)
                 try:
                     form = json.loads(buffer.getvalue(), parse_float=E._no_float, parse_constant=E._no_float)
                     E._check_form(form)
@@ -285,9 +284,8 @@ def open_bid(*, stream, bid, data_keys: dict[str, bytes], work_dir: Path) -> Ope
                 opened.form = form
                 continue
             path = work_dir / f"{bid.pk}-{name}.part"
-            digest = hashlib.sha256()
             with open(path, "wb") as out:
-                meta = _decrypt_part(stream, header, name=name, key=data_keys[name], out=out, digest=digest, pause=pause)
+                meta = _decrypt_part(stream, header, name=name, key=data_keys[name], out=out, pause=pause)
                 size = out.tell()
             opened.files.append(
                 OpenedFile(
@@ -296,7 +294,6 @@ def open_bid(*, stream, bid, data_keys: dict[str, bytes], work_dir: Path) -> Ope
                     content_type=meta["content_type"][:100],
                     path=path,
                     size=size,
-                    sha256=digest.hexdigest(),
                 )
             )
     except BaseException:

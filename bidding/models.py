@@ -222,7 +222,8 @@ class OpenedPart(models.Model):
     content_type = models.CharField(max_length=100, blank=True)
     file = models.FileField(upload_to=opened_part_path, max_length=255)
     size = models.BigIntegerField()
-    sha256 = models.CharField(max_length=64)
+    # Of the plaintext; null until first needed (bidding/parts.py opened_part_digest), not on the opening's path.
+    sha256 = models.CharField(max_length=64, null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["opening", "name"], name="opened_part_once")]

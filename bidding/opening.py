@@ -516,7 +516,7 @@ def bid_opening_decrypt(*, bid_opening_id: int) -> str:
         except OSError:
             _fail(opening, code="OPEN-DECRYPT-FAIL", reason="the envelope cannot be read from storage", fault="platform")
             return "failed"
-        digests = {}
+        sizes = {}
         for item in opened.files:
             part = OpenedPart(
                 opening=opening,
@@ -524,8 +524,7 @@ def bid_opening_decrypt(*, bid_opening_id: int) -> str:
                 filename=item.filename,
                 content_type=item.content_type,
                 size=item.size,
-                sha256=item.sha256,
-            )
+            )  # sha256 left empty: hashing the plaintext here would cost the opening as much again (parts.py)
             target = opened_part_path(part, item.name)
             if default_storage.exists(target):
                 default_storage.delete(target)  # left by an attempt that died before its commit
@@ -533,7 +532,7 @@ def bid_opening_decrypt(*, bid_opening_id: int) -> str:
                 part.file.save(target, UploadedPart(fh, item.path), save=False)
             item.path.unlink(missing_ok=True)
             part.save()
-            digests[item.name] = item.sha256
+            sizes[item.name] = item.size
         form = opened.form
         opening.status, opening.opened_by, opening.form = BidOpening.Status.OPENED, opening.keys_from, form
         opening.price_fen, opening.opened_at, opening.sealed_keys = form.get("price_fen"), timezone.now(), None
@@ -542,7 +541,7 @@ def bid_opening_decrypt(*, bid_opening_id: int) -> str:
         audit_append(
             event=AuditEvent.BID_OPENED,
             section=opening.section,
-            data={"bidder_code": code, "digest": opening.bid.digest, "parts": digests, "by": opening.opened_by},
+            data={"bidder_code": code, "digest": opening.bid.digest, "parts": sizes, "by": opening.opened_by},
         )
         done, total = _settled_counts(opening.section)
         _publish(opening.section, "opening.progress", {"code": code, "status": "opened", "done": done, "total": total})

@@ -29,6 +29,7 @@ from bidding.opening import (
     opening_start,
     opening_watchdog,
 )
+from bidding.parts import opened_part_digest
 from livestream.models import Stream, StreamEvent
 from tests.bidding.openings import PASSPHRASE, SealedBidder, custodians, published_section, section_with_bids
 from trading import policy
@@ -122,7 +123,9 @@ def test_OPEN_READOUT_the_quorum_opens_every_bid_and_each_is_read_out_once_with_
         part = OpenedPart.objects.get(opening=row, name="technical")
         content = bidder.files["technical"][2]
         assert part.filename == "技术标.txt" and part.size == len(content)
-        assert part.sha256 == hashlib.sha256(content).hexdigest()
+        assert part.sha256 is None  # not hashed during the opening: filled when first needed
+        assert opened_part_digest(part=part) == hashlib.sha256(content).hexdigest()
+        assert OpenedPart.objects.get(pk=part.pk).sha256 == hashlib.sha256(content).hexdigest()
         with default_storage.open(part.file.name, "rb") as fh:
             assert fh.read() == content
     readouts = [e for e in events(section) if e.kind == "opening.readout"]

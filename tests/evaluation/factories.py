@@ -86,8 +86,7 @@ def add_part(opening, *, name: str, data: bytes, filename: str = "", content_typ
         filename=filename or f"{name}.pdf",
         content_type=content_type,
         size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
+    )  # sha256 left null, as the opening leaves it: the collusion scan fills it (bidding/parts.py)
     part.file.save(name, ContentFile(data), save=False)
     part.save()
     return part

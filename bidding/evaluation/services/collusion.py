@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from bidding.evaluation import collusion as pure
 from bidding.evaluation.models import CollusionFlag
 from bidding.evaluation.services.scoring import valid_openings
+from bidding.parts import opened_part_digest
 from escrow.services.payments import same_payer_flags
 from trading import policy
 from trading.audit.events import AuditEvent
@@ -23,8 +24,9 @@ def bid_facts(section) -> list[pure.BidFacts]:
         manager = next((str(fields[k]) for k in pure.MANAGER_KEYS if fields.get(k)), "")
         parts = []
         for part in opening.parts.all():
+            digest = opened_part_digest(part=part)
             with part.file.open("rb") as fh:
-                parts.append(pure.PartFacts(part.name, part.sha256, pure.file_metadata(fh)))
+                parts.append(pure.PartFacts(part.name, digest, pure.file_metadata(fh)))
         bid = opening.bid
         facts.append(
             pure.BidFacts(
