@@ -11,7 +11,9 @@ Where the keys live (the design, in short):
   The whole opening key is never written anywhere and never reaches a task.
 - A bidder that unlocks its own bid (在线解密) unwraps its data keys on its own machine with its
   own key and sends only those, which take the same road.
-- Celery tasks get ids only, read the wrapped data keys from the row, decrypt, and erase them.
+- Celery tasks get ids only, read the wrapped data keys from the row, authenticate every chunk, read
+  the form, and erase them; the file parts stay sealed in the envelope, their keys kept for the
+  committee under the opened-parts key (bidding.parts), so no plaintext copy is ever written.
   A crashed worker or a Redis that lost its queue loses nothing: the row still holds what the
   next attempt needs, and the periodic watchdog starts it.
 
@@ -27,7 +29,6 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -82,8 +83,7 @@ class OpenedFile:
     name: str
     filename: str
     content_type: str
-    path: Path
-    size: int
+    size: int  # of the content, without the meta
 
 
 @dataclass
@@ -136,35 +136,6 @@ class _Reader:
         self._thread.join()
 
 
-class _Sink:
-    """Writes the plaintext on a thread of its own, in order, while the next chunk is decrypted."""
-
-    def __init__(self, out):
-        self._out, self.error = out, None
-        self._queue: queue.Queue = queue.Queue(maxsize=2)
-        self._thread = threading.Thread(target=self._run, name="opening-sink", daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while (data := self._queue.get()) is not None:
-            if self.error is None:
-                try:
-                    self._out.write(data)
-                except BaseException as error:  # raised in the caller by put() or close()
-                    self.error = error
-
-    def put(self, data: bytes):
-        if self.error is not None:
-            raise self.error
-        self._queue.put(data)
-
-    def close(self):
-        self._queue.put(None)
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
-
-
 def _ciphertext_sha256(stream, header: E.EnvelopeHeader, name: str) -> str:
     digest, left = hashlib.sha256(), header.part(name)["ciphertext_size"]
     stream.seek(header.part_offset(name))
@@ -174,26 +145,28 @@ def _ciphertext_sha256(stream, header: E.EnvelopeHeader, name: str) -> str:
     return digest.hexdigest()
 
 
-def _decrypt_part(stream, header: E.EnvelopeHeader, *, name: str, key: bytes, out, pause: float):
-    """Chunk by chunk into `out`: read ahead on one thread, decrypted here, written on another.
+def _decrypt_part(stream, header: E.EnvelopeHeader, *, name: str, key: bytes, out=None, pause: float) -> tuple[dict, int]:
+    """Authenticate every chunk of a part (read ahead on a thread of its own); returns its meta and content size.
 
-    Returns the meta. A chunk reaches the sink only once authenticated. No plaintext hash here: AES-GCM per
-    chunk under bound nonces already guarantees integrity; OpenedPart.sha256 is filled later, when needed.
+    Only the small bid form is written (to `out`): the file parts stay sealed in the envelope, their data keys
+    kept for the committee (bidding.parts), so the opening writes no plaintext and decrypts into one reused buffer.
+    No plaintext hash here: AES-GCM per chunk under bound nonces already guarantees integrity.
     """
     part, manifest = header.part(name), header.manifest
     aead, aad = AESGCM(key), E._aad(manifest["section"], manifest["bidder_code"], name)
     stream.seek(header.part_offset(name))
     chunk, count, total = part["chunk_size"], part["chunk_count"], part["ciphertext_size"]
     sizes = [min(chunk + TAG, total - i * (chunk + TAG)) for i in range(count)]
-    head, meta_end = bytearray(), None
-    reader, sink = _Reader(stream, sizes), _Sink(out)
+    plain = memoryview(bytearray(max(sizes, default=TAG) - TAG))
+    content = E.PartContent(name)
+    reader = _Reader(stream, sizes)
     try:
         for index, want in enumerate(sizes):
             data = reader.get()
             if len(data) != want:
                 raise OpenFailure(f"part {name}: chunk {index} is truncated", fault="platform")
             try:
-                plain = aead.decrypt(E._nonce(index, index == count - 1), data, aad)
+                n = aead.decrypt_into(E._nonce(index, index == count - 1), data, aad, plain[: want - TAG])
             except (InvalidTag, ValueError) as error:
                 reader.close()
                 # Only on failure: hash the part's ciphertext. The receipted bytes sealed wrong are the bidder's
@@ -203,30 +176,20 @@ def _decrypt_part(stream, header: E.EnvelopeHeader, *, name: str, key: bytes, ou
                     f"part {name}: chunk {index} fails authentication (damaged, truncated, reordered or spliced)",
                     fault=fault,
                 ) from error
-            if meta_end is None or len(head) < meta_end:
-                head += plain
-                if meta_end is None and len(head) >= 4:
-                    meta_end = 4 + int.from_bytes(head[:4], "big")
-                    if meta_end - 4 > E.MAX_META:
-                        raise OpenFailure(f"part {name}: meta of {meta_end - 4} bytes is too long", fault="bidder")
-                if meta_end is not None and len(head) >= meta_end:
-                    sink.put(bytes(head[meta_end:]))
-            else:
-                sink.put(plain)
+            try:
+                data = content.feed(plain[:n])
+            except ValueError as error:
+                raise OpenFailure(str(error), fault="bidder") from error
+            if out is not None and data:
+                out.write(data)
             if pause:
                 time.sleep(pause)  # crash tests only (OPENING_CHUNK_PAUSE): a decryption long enough to kill
     finally:
         reader.close()
-        sink.close()
-    if meta_end is None or len(head) < meta_end:
-        raise OpenFailure(f"part {name}: the plaintext ends inside its meta", fault="bidder")
     try:
-        meta = json.loads(bytes(head[4:meta_end]))
-    except ValueError:
-        meta = None
-    if not isinstance(meta, dict) or not all(isinstance(meta.get(k), str) for k in ("filename", "content_type")):
-        raise OpenFailure(f"part {name}: the meta is not {{filename, content_type}}", fault="bidder")
-    return meta
+        return content.meta(), content.size
+    except ValueError as error:
+        raise OpenFailure(str(error), fault="bidder") from error
 
 
 def check_data_key(*, stream, header: E.EnvelopeHeader, name: str, key: bytes) -> bool:
@@ -245,13 +208,14 @@ def check_data_key(*, stream, header: E.EnvelopeHeader, name: str, key: bytes) -
     return True
 
 
-def open_bid(*, stream, bid, data_keys: dict[str, bytes], work_dir: Path) -> OpenedBid:
-    """Verify the stored envelope against the receipted one and decrypt every part; raise OpenFailure.
+def open_bid(*, stream, bid, data_keys: dict[str, bytes]) -> OpenedBid:
+    """Verify the stored envelope against the receipted one and authenticate every part; raise OpenFailure.
 
     The header must be the receipted manifest (same bytes, size, registered signature): a
     difference is the platform's fault (its storage). Past that, every chunk is authenticated
     under a data key the signed manifest holds, so the ciphertext needs no second hash here; a
     chunk or form that fails is the bidder's fault (the file is the one it sealed and we receipted).
+    The form is decrypted for the read-out; the file parts only checked, their plaintext not kept.
     """
     pause = float(getattr(settings, "OPENING_CHUNK_PAUSE", 0) or 0)
     try:
@@ -270,35 +234,20 @@ def open_bid(*, stream, bid, data_keys: dict[str, bytes], work_dir: Path) -> Ope
     if missing:
         raise OpenFailure(f"no data key for part {missing[0]}", fault="platform")
     opened = OpenedBid(form={})
-    try:
-        for part in header.manifest["parts"]:
-            name = part["name"]
-            if name == "form":
-                buffer = io.BytesIO()
-                _decrypt_part(stream, header, name=name, key=data_keys[name], out=buffer, pause=0)
-                try:
-                    form = json.loads(buffer.getvalue(), parse_float=E._no_float, parse_constant=E._no_float)
-                    E._check_form(form)
-                except ValueError as error:
-                    raise OpenFailure(f"part form: {error}", fault="bidder") from error
-                opened.form = form
-                continue
-            path = work_dir / f"{bid.pk}-{name}.part"
-            with open(path, "wb") as out:
-                meta = _decrypt_part(stream, header, name=name, key=data_keys[name], out=out, pause=pause)
-                size = out.tell()
-            opened.files.append(
-                OpenedFile(
-                    name=name,
-                    filename=meta["filename"][:255],
-                    content_type=meta["content_type"][:100],
-                    path=path,
-                    size=size,
-                )
-            )
-    except BaseException:
-        for item in opened.files:
-            item.path.unlink(missing_ok=True)
-        (work_dir / f"{bid.pk}-{part['name']}.part").unlink(missing_ok=True)
-        raise
+    for part in header.manifest["parts"]:
+        name = part["name"]
+        if name == "form":
+            buffer = io.BytesIO()
+            _decrypt_part(stream, header, name=name, key=data_keys[name], out=buffer, pause=0)
+            try:
+                form = json.loads(buffer.getvalue(), parse_float=E._no_float, parse_constant=E._no_float)
+                E._check_form(form)
+            except ValueError as error:
+                raise OpenFailure(f"part form: {error}", fault="bidder") from error
+            opened.form = form
+            continue
+        meta, size = _decrypt_part(stream, header, name=name, key=data_keys[name], pause=pause)
+        opened.files.append(
+            OpenedFile(name=name, filename=meta["filename"][:255], content_type=meta["content_type"][:100], size=size)
+        )
     return opened

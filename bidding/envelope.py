@@ -891,8 +891,7 @@ def open_part(
     chunk, count, left = part["chunk_size"], part["chunk_count"], part["ciphertext_size"]
     biggest = min(chunk, left - TAG)  # a small part needs no chunk-sized buffers
     cipher, plain = memoryview(bytearray(biggest + TAG)), memoryview(bytearray(biggest))
-    head = bytearray()  # the u32 meta length and the meta, which may straddle a chunk boundary
-    meta_end = None
+    content = PartContent(part_name)
     for index in range(count):
         want = min(chunk + TAG, left)
         n = _read_exact(stream, cipher[:want])
@@ -907,26 +906,55 @@ def open_part(
                 part=part_name,
                 chunk=index,
             ) from error
-        data = plain[:m]
-        if meta_end is None or len(head) < meta_end:
-            head += data
-            if meta_end is None and len(head) >= 4:
-                meta_end = 4 + int.from_bytes(head[:4], "big")
-                if meta_end - 4 > MAX_META:
-                    raise _fail(f"part {part_name}: meta of {meta_end - 4} bytes is too long", part=part_name, chunk=index)
-            if meta_end is not None and len(head) >= meta_end:
-                out.write(head[meta_end:])
-            continue
-        out.write(data)
-    if meta_end is None or len(head) < meta_end:
-        raise _fail(f"part {part_name}: the plaintext ends inside its meta", part=part_name)
+        try:
+            data = content.feed(plain[:m])
+        except ValueError as error:
+            raise _fail(str(error), part=part_name, chunk=index) from error
+        if data:
+            out.write(data)
     try:
-        meta = json.loads(bytes(head[4:meta_end]))
-    except ValueError:
-        meta = None
-    if not isinstance(meta, dict) or not all(isinstance(meta.get(k), str) for k in ("filename", "content_type")):
-        raise _fail(f"part {part_name}: the meta is not {{filename, content_type}}", part=part_name)
-    return meta
+        return content.meta()
+    except ValueError as error:
+        raise _fail(str(error), part=part_name) from error
+
+
+class PartContent:
+    """Splits a file part's plaintext, fed chunk by chunk, into its meta (u32 length, JSON) and its content.
+
+    The meta may straddle chunks; `feed` returns the content bytes of what it was given (empty while the
+    meta is still coming) and raises ValueError for a meta too long; `meta()` checks it at the end.
+    """
+
+    def __init__(self, part_name: str):
+        self.part_name, self.size = part_name, 0
+        self._head, self._end = bytearray(), None
+
+    def feed(self, data):
+        if self._end is not None and len(self._head) >= self._end:
+            self.size += len(data)
+            return data
+        self._head += data
+        if self._end is None and len(self._head) >= 4:
+            self._end = 4 + int.from_bytes(self._head[:4], "big")
+            if self._end - 4 > MAX_META:
+                raise ValueError(f"part {self.part_name}: meta of {self._end - 4} bytes is too long")
+        if self._end is None or len(self._head) < self._end:
+            return b""
+        rest = bytes(self._head[self._end :])
+        del self._head[self._end :]
+        self.size += len(rest)
+        return rest
+
+    def meta(self) -> dict:
+        if self._end is None or len(self._head) < self._end:
+            raise ValueError(f"part {self.part_name}: the plaintext ends inside its meta")
+        try:
+            meta = json.loads(bytes(self._head[4 : self._end]))
+        except ValueError:
+            meta = None
+        if not isinstance(meta, dict) or not all(isinstance(meta.get(k), str) for k in ("filename", "content_type")):
+            raise ValueError(f"part {self.part_name}: the meta is not {{filename, content_type}}")
+        return meta
 
 
 def open_form(stream: BinaryIO, *, private_key: ec.EllipticCurvePrivateKey, recipient: Recipient) -> dict:

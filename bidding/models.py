@@ -210,17 +210,22 @@ class BidOpening(models.Model):
 
 
 def opened_part_path(instance: "OpenedPart", filename: str) -> str:
+    """Where migration 0004 put decrypted copies; the opening writes none now (bidding.parts)."""
     return f"opened/{instance.opening.section.public_id}/{instance.opening.bid.digest}/{instance.name}"
 
 
 class OpenedPart(models.Model):
-    """A decrypted part (commercial, technical) of an opened bid: for the evaluation committee only."""
+    """An opened part (commercial, technical) of a bid: for the evaluation committee only.
+
+    Its content stays sealed in the bid's envelope; `sealed_key` is its data key under OPENED_PARTS_KEY, and
+    bidding.parts decrypts it as the committee reads it.
+    """
 
     opening = models.ForeignKey(BidOpening, on_delete=models.PROTECT, related_name="parts")
     name = models.CharField(max_length=32)
     filename = models.CharField(max_length=255, blank=True)
     content_type = models.CharField(max_length=100, blank=True)
-    file = models.FileField(upload_to=opened_part_path, max_length=255)
+    sealed_key = models.TextField()
     size = models.BigIntegerField()
     # Of the plaintext; null until first needed (bidding/parts.py opened_part_digest), not on the opening's path.
     sha256 = models.CharField(max_length=64, null=True, blank=True)

@@ -10,7 +10,6 @@ Lock order: ceremony row, then section, then bid rows, then the audit log, then 
 
 import hashlib
 from datetime import UTC, timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -32,9 +31,9 @@ from bidding.models import (
     OpeningCeremony,
     OpeningObjection,
     PresentedShare,
-    opened_part_path,
 )
-from bidding.submission import UploadedPart, bids_for_opening, seal_bids_at_deadline
+from bidding.parts import seal_data_key
+from bidding.submission import bids_for_opening, seal_bids_at_deadline
 from livestream.models import Stream, StreamKind
 from livestream.services import stream_close, stream_ensure, stream_publish
 from trading import policy, signing
@@ -459,12 +458,6 @@ def opening_bidder_unlock(*, actor, section: Section, data_keys: dict) -> BidOpe
 # --- decrypting one bid (a task) -----------------------------------------------------------------
 
 
-def _work_dir():
-    path = Path(settings.UPLOAD_TEMP_DIR) / "opening"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def _settled_counts(section: Section) -> tuple[int, int]:
     counts = BidOpening.objects.filter(section=section).aggregate(
         total=Count("pk"), settled=Count("pk", filter=~Q(status=BidOpening.Status.PENDING))
@@ -509,30 +502,27 @@ def bid_opening_decrypt(*, bid_opening_id: int) -> str:
             return "failed"
         try:
             with default_storage.open(opening.bid.envelope.name, "rb") as stream:
-                opened = decrypt.open_bid(stream=stream, bid=opening.bid, data_keys=data_keys, work_dir=_work_dir())
+                opened = decrypt.open_bid(stream=stream, bid=opening.bid, data_keys=data_keys)
         except decrypt.OpenFailure as failure:
             _fail(opening, code=failure.code, reason=failure.reason, fault=failure.fault)
             return "failed"
         except OSError:
             _fail(opening, code="OPEN-DECRYPT-FAIL", reason="the envelope cannot be read from storage", fault="platform")
             return "failed"
-        sizes = {}
-        for item in opened.files:
-            part = OpenedPart(
+        # The parts stay sealed in the envelope; their keys are kept for the committee (bidding.parts).
+        digest = opening.bid.digest
+        OpenedPart.objects.bulk_create(
+            OpenedPart(
                 opening=opening,
                 name=item.name,
                 filename=item.filename,
                 content_type=item.content_type,
                 size=item.size,
-            )  # sha256 left empty: hashing the plaintext here would cost the opening as much again (parts.py)
-            target = opened_part_path(part, item.name)
-            if default_storage.exists(target):
-                default_storage.delete(target)  # left by an attempt that died before its commit
-            with open(item.path, "rb") as fh:
-                part.file.save(target, UploadedPart(fh, item.path), save=False)
-            item.path.unlink(missing_ok=True)
-            part.save()
-            sizes[item.name] = item.size
+                sealed_key=seal_data_key(bid_digest=digest, name=item.name, key=data_keys[item.name]),
+            )
+            for item in opened.files
+        )
+        sizes = {item.name: item.size for item in opened.files}
         form = opened.form
         opening.status, opening.opened_by, opening.form = BidOpening.Status.OPENED, opening.keys_from, form
         opening.price_fen, opening.opened_at, opening.sealed_keys = form.get("price_fen"), timezone.now(), None

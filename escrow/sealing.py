@@ -7,27 +7,16 @@ between rows. DEP-SAME-PAYER compares keyed digests (escrow.services.payments.pa
 
 import base64
 import os
-from functools import cache
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
+
+from trading.sealing import sealing_key
 
 PREFIX = "v1:"
 
 
-@cache
 def _key() -> bytes:
-    configured = getattr(settings, "ESCROW_PAYER_KEY", "")
-    if configured:
-        key = base64.b64decode(configured)
-        if len(key) != 32:
-            raise ValueError("ESCROW_PAYER_KEY must be 32 bytes, base64")
-        return key
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"sunlight-escrow-payer-seal/v1").derive(
-        settings.SECRET_KEY.encode()
-    )
+    return sealing_key("ESCROW_PAYER_KEY", b"sunlight-escrow-payer-seal/v1")
 
 
 def _aad(context: str) -> bytes:

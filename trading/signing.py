@@ -38,9 +38,18 @@ def _embedded_key(path: Path) -> Ed25519PrivateKey:
     key = Ed25519PrivateKey.generate()
     path.parent.mkdir(parents=True, exist_ok=True)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Several processes may start at once (server, worker, test workers): the key is written whole under a name of
+    # its own, then linked into place, which only the first one manages; the others take the winner's key.
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(pem)
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        return serialization.load_pem_private_key(path.read_bytes(), password=None)
+    finally:
+        draft.unlink()
     return key
 
 

@@ -13,27 +13,16 @@ import hmac
 import json
 import os
 import secrets
-from functools import cache
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
+
+from trading.sealing import sealing_key
 
 PREFIX = "r1:"
 
 
-@cache
 def _key() -> bytes:
-    configured = getattr(settings, "AUCTION_RESERVE_KEY", "")
-    if configured:
-        key = base64.b64decode(configured)
-        if len(key) != 32:
-            raise ValueError("AUCTION_RESERVE_KEY must be 32 bytes, base64")
-        return key
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"sunlight-auction-reserve/v1").derive(
-        settings.SECRET_KEY.encode()
-    )
+    return sealing_key("AUCTION_RESERVE_KEY", b"sunlight-auction-reserve/v1")
 
 
 def commitment(*, section_public_id: str, reserve_fen: int, salt: str) -> str:

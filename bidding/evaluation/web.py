@@ -18,6 +18,7 @@ from bidding.evaluation.services import draw as draw_services
 from bidding.evaluation.services.collusion import collusion_scan
 from bidding.evaluation.services.pool import experts_import_csv
 from bidding.evaluation.services.scoring import REJECT_GROUNDS, all_scores_in, scheme_of, scores_submit, valid_openings
+from bidding.parts import opened_part_open
 from trading import policy
 from trading import selectors as trading_selectors
 from trading.errors import DomainError, NotAllowed
@@ -216,8 +217,8 @@ def expert_part(request, public_id):
     part = next((p for _o, parts in bids for p in parts if str(p.pk) == wanted), None)
     if part is None:
         raise Http404
-    return FileResponse(
-        part.file.open("rb"), as_attachment=True, filename=part.filename or part.name, content_type=part.content_type or None
+    return FileResponse(  # decrypted from the envelope as it is sent (bidding.parts)
+        opened_part_open(part), as_attachment=True, filename=part.filename or part.name, content_type=part.content_type or None
     )
 
 

@@ -157,6 +157,8 @@ ESCROW_SIM_PRIVATE_KEY = env("ESCROW_SIM_PRIVATE_KEY", default="")
 ESCROW_SIM_PUBLIC_KEY = env("ESCROW_SIM_PUBLIC_KEY", default="")
 # Seals who paid each deposit (base64 of 32 bytes); the embedded default derives one from SECRET_KEY.
 ESCROW_PAYER_KEY = env("ESCROW_PAYER_KEY", default="")
+# Keeps opened bids' parts sealed at rest: their data keys, for the committee (bidding.parts); base64 of 32 bytes.
+OPENED_PARTS_KEY = env("OPENED_PARTS_KEY", default="")
 
 # --- Files ----------------------------------------------------------------
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")

@@ -5,10 +5,13 @@ Tasks run eagerly here, after each commit (transactional tests, so on_commit fir
 
 import base64
 import hashlib
+import io
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.utils import timezone
@@ -29,7 +32,7 @@ from bidding.opening import (
     opening_start,
     opening_watchdog,
 )
-from bidding.parts import opened_part_digest
+from bidding.parts import opened_part_digest, opened_part_open
 from livestream.models import Stream, StreamEvent
 from tests.bidding.openings import PASSPHRASE, SealedBidder, custodians, published_section, section_with_bids
 from trading import policy
@@ -126,8 +129,16 @@ def test_OPEN_READOUT_the_quorum_opens_every_bid_and_each_is_read_out_once_with_
         assert part.sha256 is None  # not hashed during the opening: filled when first needed
         assert opened_part_digest(part=part) == hashlib.sha256(content).hexdigest()
         assert OpenedPart.objects.get(pk=part.pk).sha256 == hashlib.sha256(content).hexdigest()
-        with default_storage.open(part.file.name, "rb") as fh:
+        with opened_part_open(part) as fh:  # decrypted from the envelope as it is read
             assert fh.read() == content
+            fh.seek(-10, io.SEEK_END)
+            assert fh.read() == content[-10:]
+            fh.seek(5)
+            assert fh.read(7) == content[5:12]
+    # The parts stay sealed at rest after the opening too: storage holds the envelopes and no plaintext copy.
+    marker = bidders[0].files["technical"][2][:40]
+    stored = [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+    assert stored and not any(marker in p.read_bytes() for p in stored)
     readouts = [e for e in events(section) if e.kind == "opening.readout"]
     assert [e.payload["code"] for e in readouts] == [r.bid.registration.bidder_code for r in rows]
     for event in readouts:

@@ -1,14 +1,18 @@
 """Factories for the evaluation: experts, and opened sections whose bids the opening has read out."""
 
 import hashlib
+import io
 from decimal import Decimal
 
 import factory
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from bidding import envelope as E
+from bidding.decrypt import unwrap_data_keys
 from bidding.evaluation.models import Expert, Specialty
 from bidding.models import Bid, BidOpening, OpenedPart
+from bidding.parts import opened_part_open, seal_data_key
 from tests.factories import OrganizationFactory, RegistrationFactory, SectionFactory, UserFactory
 from trading.models import OrganizationKind, Role, SectionState
 
@@ -80,16 +84,44 @@ def add_bid(section, *, price_fen, order, manager=None, organization=None, clien
 
 
 def add_part(opening, *, name: str, data: bytes, filename: str = "", content_type: str = "application/pdf") -> OpenedPart:
-    part = OpenedPart(
-        opening=opening,
-        name=name,
-        filename=filename or f"{name}.pdf",
-        content_type=content_type,
-        size=len(data),
-    )  # sha256 left null, as the opening leaves it: the collusion scan fills it (bidding/parts.py)
-    part.file.save(name, ContentFile(data), save=False)
-    part.save()
-    return part
+    """An opened part as the opening leaves it: sealed in the bid's envelope (re-sealed with every part so far)."""
+    bid = opening.bid
+    parts = {p.name: (p.filename, p.content_type, opened_part_read(p)) for p in opening.parts.all()}
+    parts[name] = (filename or f"{name}.pdf", content_type, data)
+    opening_key, out = E.generate_key(), io.BytesIO()
+    manifest = E.seal(
+        section=opening.section.public_id,
+        bidder_code=bid.registration.bidder_code,
+        opening_public_key=opening_key.public_key(),
+        bidder_public_key=E.generate_key().public_key(),
+        signing_private_key=E.generate_key(),
+        form=opening.form or {"price_fen": opening.price_fen or 1},
+        files=parts,
+        out=out,
+        chunk_size=E.MIN_CHUNK,
+    )
+    bid.envelope.delete(save=False)
+    bid.envelope.save("env", ContentFile(out.getvalue()), save=False)
+    bid.digest, bid.size, bid.manifest = hashlib.sha256(out.getvalue()).hexdigest(), len(out.getvalue()), manifest
+    bid.save(update_fields=["envelope", "digest", "size", "manifest"])
+    keys = unwrap_data_keys(manifest=manifest, private_key=opening_key)
+    for part_name, (part_filename, part_type, content) in parts.items():
+        OpenedPart.objects.update_or_create(
+            opening=opening,
+            name=part_name,
+            defaults={
+                "filename": part_filename,
+                "content_type": part_type,
+                "size": len(content),
+                "sealed_key": seal_data_key(bid_digest=bid.digest, name=part_name, key=keys[part_name]),
+            },
+        )  # sha256 left null, as the opening leaves it: the collusion scan fills it (bidding/parts.py)
+    return OpenedPart.objects.get(opening=opening, name=name)
+
+
+def opened_part_read(part: OpenedPart) -> bytes:
+    with opened_part_open(part) as fh:
+        return fh.read()
 
 
 def points(value) -> Decimal:

@@ -25,6 +25,7 @@ def run_check_deploy(extra_env: dict) -> subprocess.CompletedProcess:
         PLATFORM_SIGNING_KEY=TEST_PLATFORM_KEY,
         ESCROW_PAYER_KEY="c3VubGlnaHQtdGVzdC1wYXllci1rZXktMzItYnl0ZXM=",
         AUCTION_RESERVE_KEY="c3VubGlnaHQtdGVzdC1yZXNlcnZlLWtleS0zMmJ5dGU=",
+        OPENED_PARTS_KEY="c3VubGlnaHQtdGVzdC1vcGVuZWQtcGFydHMta2V5LTM=",
         **extra_env,
     )
     return subprocess.run(

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from bidding.evaluation import collusion as pure
 from bidding.evaluation.models import CollusionFlag
 from bidding.evaluation.services.scoring import valid_openings
-from bidding.parts import opened_part_digest
+from bidding.parts import opened_part_digest, opened_part_open
 from escrow.services.payments import same_payer_flags
 from trading import policy
 from trading.audit.events import AuditEvent
@@ -25,7 +25,7 @@ def bid_facts(section) -> list[pure.BidFacts]:
         parts = []
         for part in opening.parts.all():
             digest = opened_part_digest(part=part)
-            with part.file.open("rb") as fh:
+            with opened_part_open(part) as fh:
                 parts.append(pure.PartFacts(part.name, digest, pure.file_metadata(fh)))
         bid = opening.bid
         facts.append(
