@@ -141,7 +141,7 @@ def main():
             import pstats
 
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+            pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(int(os.environ.get("PROFILE_LINES", "20")))
         opened = BidOpening.objects.filter(section=section, status="opened").count()
         assert opened == args.bids, f"{opened} of {args.bids} opened"
         gb = total / 1e9

@@ -90,6 +90,7 @@ class OpenedFile:
 class OpenedBid:
     form: dict
     files: list[OpenedFile] = field(default_factory=list)
+    data_keys: dict[str, bytes] = field(default_factory=dict)  # what opened it, for the parts' sealed keys
 
 
 class _Reader:

@@ -9,6 +9,7 @@ Lock order: ceremony row, then section, then bid rows, then the audit log, then 
 """
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, timedelta
 
 from django.conf import settings
@@ -35,10 +36,10 @@ from bidding.models import (
 from bidding.parts import seal_data_key
 from bidding.submission import bids_for_opening, seal_bids_at_deadline
 from livestream.models import Stream, StreamKind
-from livestream.services import stream_close, stream_ensure, stream_publish
+from livestream.services import stream_close, stream_ensure, stream_publish, stream_publish_many
 from trading import policy, signing
 from trading.audit.events import AuditEvent
-from trading.audit.log import audit_append, canonical_json
+from trading.audit.log import audit_append, audit_append_many, canonical_json
 from trading.audit.models import AuditEntry
 from trading.errors import NotAllowed, RuleViolation, TransitionError
 from trading.models import Announcement, AnnouncementKind, Section, SectionState
@@ -120,10 +121,15 @@ def _schedule_advance(ceremony_id: int, countdown: float = 0) -> None:
     transaction.on_commit(lambda: opening_advance_task.apply_async((ceremony_id,), countdown=countdown or None), robust=True)
 
 
-def _schedule_open(bid_opening_id: int) -> None:
+def _schedule_open(bid_opening_ids: list[int]) -> None:
+    """Send the bids to the workers a batch per task (OPENING_BATCH): each batch's rows, audit entries and
+    events are written in one go, and batches spread over the workers."""
     from bidding.tasks import bid_open_task
 
-    transaction.on_commit(lambda: bid_open_task.delay(bid_opening_id), robust=True)
+    size = max(1, int(settings.OPENING_BATCH))
+    for start in range(0, len(bid_opening_ids), size):
+        batch = list(bid_opening_ids[start : start + size])
+        transaction.on_commit(lambda batch=batch: bid_open_task.delay(batch), robust=True)
 
 
 def _second_factor_passed(user) -> bool:
@@ -451,7 +457,7 @@ def opening_bidder_unlock(*, actor, section: Section, data_keys: dict) -> BidOpe
             event=AuditEvent.OPENING_BIDDER_UNLOCKED, actor=actor, section=section, data={"bidder_code": registration.bidder_code}
         )
         _publish(section, "opening.unlocked", {"code": registration.bidder_code}, actor=actor)
-        _schedule_open(locked.pk)
+        _schedule_open([locked.pk])
     return locked
 
 
@@ -478,66 +484,112 @@ def _fail(opening: BidOpening, *, code: str, reason: str, fault: str) -> None:
 
 def bid_opening_decrypt(*, bid_opening_id: int) -> str:
     """Decrypt one bid whose data keys are at hand; safe to run twice (and concurrently: one wins the row)."""
+    return bid_openings_decrypt(bid_opening_ids=[bid_opening_id])[bid_opening_id]
+
+
+def _open_one(opening: BidOpening, ceremony_id: int) -> "decrypt.OpenedBid | decrypt.OpenFailure":
+    """Verify and decrypt one locked row's bid (no database access: it runs on the opening's threads)."""
+    try:
+        data_keys = {
+            name: decrypt.unwrap_at_rest(ceremony_id=ceremony_id, label=decrypt.data_key_label(opening.bid_id, name), text=text)
+            for name, text in opening.sealed_keys.items()
+        }
+    except Exception:
+        return decrypt.OpenFailure("the data keys kept for the opening do not open", fault="platform")
+    try:
+        with default_storage.open(opening.bid.envelope.name, "rb") as stream:
+            opened = decrypt.open_bid(stream=stream, bid=opening.bid, data_keys=data_keys)
+    except decrypt.OpenFailure as failure:
+        return failure
+    except OSError:
+        return decrypt.OpenFailure("the envelope cannot be read from storage", fault="platform")
+    opened.data_keys = data_keys
+    return opened
+
+
+def bid_openings_decrypt(*, bid_opening_ids: list[int]) -> dict[int, str]:
+    """Decrypt a batch of bids of one section, on OPENING_THREADS threads, and record them in one transaction.
+
+    Safe to run twice and concurrently: rows are taken with SKIP LOCKED ("busy"), rows already settled are
+    left ("nothing"); a crash before the commit leaves every row of the batch pending for the next attempt.
+    """
+    results = dict.fromkeys(bid_opening_ids, "busy")
     with transaction.atomic():
-        opening = (
+        rows = list(
             BidOpening.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("bid__registration__organization", "section__opening_ceremony")
-            .filter(pk=bid_opening_id)
-            .first()
+            .filter(pk__in=bid_opening_ids)
+            .order_by("pk")
         )
-        if opening is None:
-            return "busy"
-        if opening.status != BidOpening.Status.PENDING or not opening.sealed_keys:
-            return "nothing"
-        ceremony = opening.section.opening_ceremony
-        try:
-            data_keys = {
-                name: decrypt.unwrap_at_rest(
-                    ceremony_id=ceremony.pk, label=decrypt.data_key_label(opening.bid_id, name), text=text
+        work = []
+        for row in rows:
+            if row.status != BidOpening.Status.PENDING or not row.sealed_keys:
+                results[row.pk] = "nothing"
+            else:
+                work.append(row)
+        if not work:
+            return results
+        section, ceremony = work[0].section, work[0].section.opening_ceremony
+        if any(row.section_id != section.pk for row in work):
+            raise ValueError("a batch of bid openings belongs to one section")
+        threads = min(len(work), max(1, int(settings.OPENING_THREADS)))
+        if threads == 1:
+            outcomes = [_open_one(row, ceremony.pk) for row in work]
+        else:
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="opening") as pool:
+                outcomes = list(pool.map(lambda row: _open_one(row, ceremony.pk), work))
+        now, parts, audits, progress = timezone.now(), [], [], []
+        for row, outcome in zip(work, outcomes, strict=True):
+            code = row.bid.registration.bidder_code
+            if isinstance(outcome, decrypt.OpenFailure):
+                row.status, row.failure_code, row.failure_reason = BidOpening.Status.FAILED, outcome.code, outcome.reason[:2000]
+                row.failure_fault, row.sealed_keys = outcome.fault, None
+                facts = {"bidder_code": code, "rule": outcome.code, "fault": outcome.fault}
+                audits.append((AuditEvent.BID_OPEN_FAILED, None, section, facts))
+                progress.append((code, "failed"))
+                results[row.pk] = "failed"
+                continue
+            # The parts stay sealed in the envelope; their keys are kept for the committee (bidding.parts).
+            for item in outcome.files:
+                key = seal_data_key(bid_digest=row.bid.digest, name=item.name, key=outcome.data_keys[item.name])
+                parts.append(
+                    OpenedPart(
+                        opening=row,
+                        name=item.name,
+                        filename=item.filename,
+                        content_type=item.content_type,
+                        size=item.size,
+                        sealed_key=key,
+                    )
                 )
-                for name, text in opening.sealed_keys.items()
-            }
-        except Exception:
-            _fail(opening, code="OPEN-DECRYPT-FAIL", reason="the data keys kept for the opening do not open", fault="platform")
-            return "failed"
-        try:
-            with default_storage.open(opening.bid.envelope.name, "rb") as stream:
-                opened = decrypt.open_bid(stream=stream, bid=opening.bid, data_keys=data_keys)
-        except decrypt.OpenFailure as failure:
-            _fail(opening, code=failure.code, reason=failure.reason, fault=failure.fault)
-            return "failed"
-        except OSError:
-            _fail(opening, code="OPEN-DECRYPT-FAIL", reason="the envelope cannot be read from storage", fault="platform")
-            return "failed"
-        # The parts stay sealed in the envelope; their keys are kept for the committee (bidding.parts).
-        digest = opening.bid.digest
-        OpenedPart.objects.bulk_create(
-            OpenedPart(
-                opening=opening,
-                name=item.name,
-                filename=item.filename,
-                content_type=item.content_type,
-                size=item.size,
-                sealed_key=seal_data_key(bid_digest=digest, name=item.name, key=data_keys[item.name]),
+            form = outcome.form
+            row.status, row.opened_by, row.form = BidOpening.Status.OPENED, row.keys_from, form
+            row.price_fen, row.opened_at, row.sealed_keys = form.get("price_fen"), now, None
+            sizes = {item.name: item.size for item in outcome.files}
+            audits.append(
+                (
+                    AuditEvent.BID_OPENED,
+                    None,
+                    section,
+                    {"bidder_code": code, "digest": row.bid.digest, "parts": sizes, "by": row.opened_by},
+                )
             )
-            for item in opened.files
-        )
-        sizes = {item.name: item.size for item in opened.files}
-        form = opened.form
-        opening.status, opening.opened_by, opening.form = BidOpening.Status.OPENED, opening.keys_from, form
-        opening.price_fen, opening.opened_at, opening.sealed_keys = form.get("price_fen"), timezone.now(), None
-        opening.save(update_fields=["status", "opened_by", "form", "price_fen", "opened_at", "sealed_keys"])
-        code = opening.bid.registration.bidder_code
-        audit_append(
-            event=AuditEvent.BID_OPENED,
-            section=opening.section,
-            data={"bidder_code": code, "digest": opening.bid.digest, "parts": sizes, "by": opening.opened_by},
-        )
-        done, total = _settled_counts(opening.section)
-        _publish(opening.section, "opening.progress", {"code": code, "status": "opened", "done": done, "total": total})
+            progress.append((code, "opened"))
+            results[row.pk] = "opened"
+        fields = ["status", "opened_by", "form", "price_fen", "opened_at", "sealed_keys"]
+        BidOpening.objects.bulk_update(work, [*fields, "failure_code", "failure_reason", "failure_fault"])
+        OpenedPart.objects.bulk_create(parts)
+        audit_append_many(audits)
+        done, total = _settled_counts(section)
+        first = done - len(progress)
+        events = [
+            {"kind": "opening.progress", "payload": {"code": code, "status": status, "done": first + n, "total": total}}
+            for n, (code, status) in enumerate(progress, start=1)
+        ]
+        stream_publish_many(stream=_stream(section), events=events)
         if done == total:
             _schedule_advance(ceremony.pk)
-    return "opened"
+    return results
 
 
 # --- the driver: decryption done -> read-out -> record -------------------------------------------
@@ -579,8 +631,7 @@ def _advance_decryption(ceremony: OpeningCeremony, now) -> str:
             .values_list("pk", flat=True)
         )
         BidOpening.objects.filter(pk__in=due).update(enqueued_at=now)
-        for pk in due:
-            _schedule_open(pk)
+        _schedule_open(due)
     sent = len(due)
     if ceremony.decrypt_until is not None and now >= ceremony.decrypt_until:
         with transaction.atomic():
@@ -653,21 +704,21 @@ def _advance_readout(ceremony: OpeningCeremony) -> str:
             )
             if not nexts:
                 return _close(locked)
-            stream = _stream(section)
+            audits, events = [], []
             for opening in nexts:
                 locked.readout_count += 1
                 opening.readout_order, opening.read_out_at = locked.readout_count, now
-                opening.save(update_fields=["readout_order", "read_out_at"])
                 line = readout_line(opening)
-                audit_append(
-                    event=AuditEvent.OPENING_READOUT,
-                    section=section,
-                    data={k: line.get(k) for k in ("order", "code", "status", "price_fen", "failure_code")},
-                )
+                facts = {k: line.get(k) for k in ("order", "code", "status", "price_fen", "failure_code")}
+                audits.append((AuditEvent.OPENING_READOUT, None, section, facts))
                 registration = opening.bid.registration
-                code = registration.bidder_code
-                _publish(section, "opening.readout", line, sealed=_name_of(registration), reveal=[code], stream=stream)
+                sealed, reveal = _name_of(registration), [registration.bidder_code]
+                events.append({"kind": "opening.readout", "payload": line, "sealed": sealed, "reveal": reveal})
                 read += 1
+            # Each line is its own audit entry and event, written together (one per commit with a pause set).
+            BidOpening.objects.bulk_update(nexts, ["readout_order", "read_out_at"])
+            audit_append_many(audits)
+            stream_publish_many(stream=_stream(section), events=events)
             locked.last_step_at = now
             locked.save(update_fields=["readout_count", "last_step_at"])
             if pace:

@@ -6,12 +6,13 @@ timeout above the longest task) and, for what the broker loses anyway, from the 
 
 from celery import shared_task
 
-from bidding.opening import bid_opening_decrypt, opening_advance, opening_watchdog
+from bidding.opening import bid_openings_decrypt, opening_advance, opening_watchdog
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
-def bid_open_task(bid_opening_id: int) -> str:
-    return bid_opening_decrypt(bid_opening_id=bid_opening_id)
+def bid_open_task(bid_opening_ids: list[int] | int) -> dict:
+    ids = [bid_opening_ids] if isinstance(bid_opening_ids, int) else list(bid_opening_ids)  # one id: sent by an older release
+    return bid_openings_decrypt(bid_opening_ids=ids)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

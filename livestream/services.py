@@ -85,7 +85,11 @@ def stream_publish(
     bidder code to what identifies it, shown by the policy only to whom may know it;
     reveal lists the codes this event makes public (the read-out of their bids).
     """
-    sealed = sealed or {}
+    event = {"kind": kind, "payload": payload, "sealed": sealed, "reveal": reveal}
+    return stream_publish_many(stream=stream, events=[event], actor=actor)[0]
+
+
+def _checked(kind, payload, sealed, reveal) -> None:
     if not KIND_RE.match(kind):
         raise DomainError("STREAM-EVENT-KIND", f"bad event kind {kind!r}")
     if not isinstance(payload, dict) or not isinstance(sealed, dict):
@@ -99,34 +103,50 @@ def stream_publish(
         raise DomainError("STREAM-EVENT-SHAPE", f"not JSON: {exc}") from exc
     if size > MAX_EVENT_BYTES:
         raise DomainError("STREAM-EVENT-SIZE", f"an event holds at most {MAX_EVENT_BYTES} bytes, not {size}")
+
+
+def stream_publish_many(*, stream: Stream, events: list[dict], actor=None) -> list[StreamEvent]:
+    """Append events ({kind, payload, sealed?, reveal?}) in order under one row lock and one insert; one broadcast.
+
+    Each is the event stream_publish would make, numbered and chained one after the other; viewers get
+    them in one frame (what happens in one act arrives together).
+    """
+    specs = [(e["kind"], e["payload"], e.get("sealed") or {}, tuple(e.get("reveal") or ())) for e in events]
+    for spec in specs:
+        _checked(*spec)
+    if not specs:
+        return []
     with transaction.atomic():
         locked = _lock_stream(stream.pk)
         if locked.closed_at is not None:
             raise TransitionError("STREAM-CLOSED", f"stream {locked.key} is closed")
-        revealed = sorted(set(locked.revealed_codes) | set(reveal))
-        event = StreamEvent(
-            stream=locked,
-            seq=locked.last_seq + 1,
-            kind=kind,
-            at=timezone.now(),
-            actor=actor if getattr(actor, "pk", None) else None,
-            payload=payload,
-            sealed=sealed,
-            public_codes=policy.stream_codes_public(locked.section, codes=sealed.keys(), revealed=revealed),
-        )
-        event.digest = _chain(locked.head_digest, event)
-        event.save(force_insert=True)
-        locked.last_seq = event.seq
-        locked.head_digest = event.digest
+        before = list(locked.revealed_codes)
+        revealed, made, at = before, [], timezone.now()
+        for kind, payload, sealed, reveal in specs:
+            revealed = sorted(set(revealed) | set(reveal))
+            event = StreamEvent(
+                stream=locked,
+                seq=locked.last_seq + 1,
+                kind=kind,
+                at=at,
+                actor=actor if getattr(actor, "pk", None) else None,
+                payload=payload,
+                sealed=sealed,
+                public_codes=policy.stream_codes_public(locked.section, codes=sealed.keys(), revealed=revealed),
+            )
+            event.digest = _chain(locked.head_digest, event)
+            locked.last_seq, locked.head_digest = event.seq, event.digest
+            made.append(event)
+        StreamEvent.objects.bulk_create(made)
         fields = ["last_seq", "head_digest"]
-        if revealed != locked.revealed_codes:
+        if revealed != before:
             locked.revealed_codes = revealed
             fields.append("revealed_codes")
         locked.save(update_fields=fields)
-        message = event.as_message()
-        transaction.on_commit(lambda: stream_broadcast(stream=locked, events=[message]), robust=True)
+        messages = [event.as_message() for event in made]
+        transaction.on_commit(lambda: stream_broadcast(stream=locked, events=messages), robust=True)
     stream.last_seq, stream.revealed_codes, stream.head_digest = locked.last_seq, locked.revealed_codes, locked.head_digest
-    return event
+    return made
 
 
 _sender: tuple[int, asyncio.AbstractEventLoop] | None = None

@@ -194,6 +194,10 @@ OPENING_KEY_THRESHOLD = env.int("OPENING_KEY_THRESHOLD", default=2)
 OPENING_DECRYPT_MINUTES = env.int("OPENING_DECRYPT_MINUTES", default=60)
 OPENING_READOUT_SECONDS = env.float("OPENING_READOUT_SECONDS", default=3)
 OPENING_TASK_STALL_SECONDS = env.int("OPENING_TASK_STALL_SECONDS", default=300)
+# Bids per decryption task (written together: rows, audit entries, stream events), and the threads each
+# task decrypts them on (AES-GCM and file reads let go of the GIL).
+OPENING_BATCH = env.int("OPENING_BATCH", default=8)
+OPENING_THREADS = env.int("OPENING_THREADS", default=2)
 OPENING_CHUNK_PAUSE = env.float("OPENING_CHUNK_PAUSE", default=0)  # crash tests only: slow decryption down
 MAX_ENVELOPE_SIZE = env.int("MAX_ENVELOPE_SIZE", default=2 * 1024**3)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

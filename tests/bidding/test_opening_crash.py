@@ -64,6 +64,7 @@ class Worker:
             "OPENING_WATCHDOG_SECONDS": "1",
             "OPENING_TASK_STALL_SECONDS": "3",
             "OPENING_READOUT_SECONDS": "0.2",
+            "OPENING_BATCH": "1",  # one bid per task, so that "the middle" falls between commits
         }
         self.schedule, self.process = tmp_path / "beat-schedule", None
 
@@ -119,6 +120,7 @@ def broker(tmp_path, monkeypatch):
 
 
 def test_killing_the_worker_and_then_redis_mid_decryption_still_reads_every_bid_out_once(staff, tmp_path, broker, settings):
+    settings.OPENING_BATCH = 1  # the tasks this process sends at the quorum, too
     section = published_section(staff)
     bidders = []
     for n in range(BIDS):

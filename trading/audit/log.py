@@ -87,45 +87,58 @@ def _lock_appends() -> None:
 
 def audit_append(*, event: AuditEvent, actor=None, section=None, data: dict | None = None) -> AuditEntry:
     """Append one entry; call inside the transaction of the act it records."""
+    return audit_append_many([(event, actor, section, data)])[0]
+
+
+def audit_append_many(items: list[tuple]) -> list[AuditEntry]:
+    """Append (event, actor, section, data) entries in order under one lock and one insert (acts done in bulk)."""
+    if not items:
+        return []
     with transaction.atomic():
         _lock_appends()
         last = AuditEntry.objects.order_by("-index").only("index", "frontier").first()
         index = 0 if last is None else last.index + 1
         frontier = [] if last is None else [(size, bytes.fromhex(h)) for size, h in last.frontier]
         at = timezone.now()
-        actor_id = getattr(actor, "pk", None)
-        role = getattr(actor, "role", "") if actor_id else ""
-        organization_id = getattr(actor, "organization_id", None) if actor_id else None
-        section_public_id = section.public_id if section is not None else ""
-        leaf = leaf_hash(
-            leaf_bytes(
-                index=index,
-                at=at,
-                actor_id=actor_id,
-                role=role,
-                organization_id=organization_id,
-                section=section_public_id,
-                event=event,
-                data=data or {},
+        entries = []
+        for event, actor, section, data in items:
+            actor_id = getattr(actor, "pk", None)
+            role = getattr(actor, "role", "") if actor_id else ""
+            organization_id = getattr(actor, "organization_id", None) if actor_id else None
+            section_public_id = section.public_id if section is not None else ""
+            leaf = leaf_hash(
+                leaf_bytes(
+                    index=index,
+                    at=at,
+                    actor_id=actor_id,
+                    role=role,
+                    organization_id=organization_id,
+                    section=section_public_id,
+                    event=event,
+                    data=data or {},
+                )
             )
-        )
-        frontier = frontier_push(frontier, leaf)
-        root = frontier_root(frontier)
-        return AuditEntry.objects.create(
-            index=index,
-            at=at,
-            actor_id=actor_id,
-            actor_role=role,
-            actor_organization_id=organization_id,
-            section=section,
-            section_public_id=section_public_id,
-            event=int(event),
-            data=data or {},
-            leaf_hash=leaf.hex(),
-            tree_root=root.hex(),
-            frontier=[[size, h.hex()] for size, h in frontier],
-            signature=signing.sign(tree_head_message(index + 1, root)),
-        )
+            frontier = frontier_push(frontier, leaf)
+            root = frontier_root(frontier)
+            entries.append(
+                AuditEntry(
+                    index=index,
+                    at=at,
+                    actor_id=actor_id,
+                    actor_role=role,
+                    actor_organization_id=organization_id,
+                    section=section,
+                    section_public_id=section_public_id,
+                    event=int(event),
+                    data=data or {},
+                    leaf_hash=leaf.hex(),
+                    tree_root=root.hex(),
+                    frontier=[[size, h.hex()] for size, h in frontier],
+                    signature=signing.sign(tree_head_message(index + 1, root)),
+                )
+            )
+            index += 1
+        return AuditEntry.objects.bulk_create(entries)
 
 
 def checkpoint_create() -> Checkpoint | None:
