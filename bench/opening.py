@@ -141,7 +141,8 @@ def main():
             import pstats
 
             profiler.disable()
-            pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(int(os.environ.get("PROFILE_LINES", "20")))
+            order, lines = os.environ.get("PROFILE_SORT", "tottime"), int(os.environ.get("PROFILE_LINES", "20"))
+            pstats.Stats(profiler).sort_stats(order).print_stats(lines)
         opened = BidOpening.objects.filter(section=section, status="opened").count()
         assert opened == args.bids, f"{opened} of {args.bids} opened"
         gb = total / 1e9
