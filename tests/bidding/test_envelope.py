@@ -734,6 +734,7 @@ def test_a_fingerprint_is_the_sha256_of_the_uncompressed_point():
         E.b64url(b"\x02" + bytes(32)),  # compressed
         E.public_key_text(KEYS["signing"].public_key()) + "=",  # padded
     ],
+    ids=["empty", "not-base64", "off-curve", "compressed", "padded"],  # the same in every xdist worker
 )
 def test_a_public_key_that_is_not_an_uncompressed_p256_point_is_refused(value):
     refused = refusal(E.load_public_key, value)
