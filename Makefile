@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 # pytest-xdist processes for `make test` (tests/workers.py gives each its own Redis database and var/ directory).
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help run test lint format migrate demo messages bench clean
@@ -31,7 +31,7 @@ run: $(STAMP) ## install, migrate, load the demo data and serve HTTP + websocket
 test: $(STAMP) chromium ## run every test (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=config.settings.test
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxschedchunk 1 $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

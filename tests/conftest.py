@@ -17,8 +17,9 @@ def pytest_collection_modifyitems(config, items):
     if REQUIRE_SERVICES and not (on_postgres and has_redis):
         raise pytest.UsageError("SUNLIGHT_REQUIRE_SERVICES=1 but DATABASE_URL/REDIS_URL do not name PostgreSQL and Redis")
     # Playwright's sync API keeps an event loop running in this thread for the rest of the
-    # session, which async tests cannot share: run the browser tests last.
-    items.sort(key=lambda item: "browser" in item.keywords)
+    # session, which async tests cannot share: run the browser tests last. The long tests go first,
+    # so that the xdist workers (fed one test at a time, --maxschedchunk 1) share them out.
+    items.sort(key=lambda item: ("browser" in item.keywords, "slow" not in item.keywords))
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(pytest.mark.skipif(not on_postgres, reason="needs PostgreSQL (DATABASE_URL); runs in CI"))

@@ -149,6 +149,7 @@ def amount(model: Model, choice: str, jitter: int) -> int:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 @pytest.mark.django_db
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(

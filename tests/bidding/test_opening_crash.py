@@ -23,7 +23,7 @@ from tests.livestream.conftest import ROOT, free_port
 from trading.audit.events import AuditEvent
 from trading.audit.models import AuditEntry
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 BIDS = 8
 
 

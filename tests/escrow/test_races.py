@@ -88,6 +88,7 @@ def bad_notifications(deposits, rng) -> list[tuple[bytes, str, str]]:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
 def test_a_thousand_notifications_delivered_twice_apply_500_once_and_refuse_500(staff, register):
     section = section_publish(actor=staff, section=SectionFactory())
     deposits = [register(section).deposit for _ in range(500)]
@@ -195,6 +196,7 @@ class DepositMachine(RuleBasedStateMachine):
         assert (LedgerEntry.objects.aggregate(total=Sum("amount_fen"))["total"] or 0) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_payments_refunds_and_forfeits_keep_every_balance_consistent_and_never_negative():
     """DEP-FORFEIT-REFUSE, BID-REVOKE-FORFEIT, DEP-REFUND-5D under any interleaving (hypothesis state machine)."""

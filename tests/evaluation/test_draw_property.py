@@ -34,6 +34,7 @@ expert_st = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.slow
 def test_EVAL_CONFLICT_a_conflicted_expert_is_never_drawn(staff):
     drawn: list[int] = []
 

@@ -11,7 +11,7 @@ from tests.factories import OrganizationFactory
 from tests.trading.test_firewall_matrix import ROLES, _text, build_world, client_for, fill, routes
 from trading.models import OrganizationKind, Role
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 OFFICIALS = {Role.STAFF, Role.SUPERVISOR}
 

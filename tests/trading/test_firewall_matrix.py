@@ -25,7 +25,7 @@ from trading.audit.log import audit_append
 from trading.models import Announcement, AnnouncementKind, Document, OrganizationKind, Role, SectionState
 from trading.supervision.models import Alert
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 ROLES = [
     "anonymous",
