@@ -25,8 +25,6 @@ import hashlib
 import io
 import json
 import os
-import queue
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -93,50 +91,6 @@ class OpenedBid:
     data_keys: dict[str, bytes] = field(default_factory=dict)  # what opened it, for the parts' sealed keys
 
 
-class _Reader:
-    """Reads a part's chunks ahead on a thread of its own (file reads let go of the GIL)."""
-
-    def __init__(self, stream, sizes: list[int]):
-        self._stream, self._sizes = stream, sizes
-        self._queue: queue.Queue = queue.Queue(maxsize=2)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="opening-read", daemon=True)
-        self._thread.start()
-
-    def _put(self, item) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self):
-        try:
-            for want in self._sizes:
-                data = self._stream.read(want)
-                while data is not None and 0 < len(data) < want:  # a short read that is not the end yet
-                    more = self._stream.read(want - len(data))
-                    if not more:
-                        break
-                    data += more
-                if not self._put(data) or len(data) < want:
-                    return
-        except BaseException as error:  # handed to the reader of the queue
-            self._put(error)
-
-    def get(self) -> bytes:
-        item = self._queue.get()
-        if isinstance(item, BaseException):
-            raise item
-        return item
-
-    def close(self):
-        self._stop.set()
-        self._thread.join()
-
-
 def _ciphertext_sha256(stream, header: E.EnvelopeHeader, name: str) -> str:
     digest, left = hashlib.sha256(), header.part(name)["ciphertext_size"]
     stream.seek(header.part_offset(name))
@@ -147,46 +101,42 @@ def _ciphertext_sha256(stream, header: E.EnvelopeHeader, name: str) -> str:
 
 
 def _decrypt_part(stream, header: E.EnvelopeHeader, *, name: str, key: bytes, out=None, pause: float) -> tuple[dict, int]:
-    """Authenticate every chunk of a part (read ahead on a thread of its own); returns its meta and content size.
+    """Authenticate every chunk of a part; returns its meta and content size.
 
     Only the small bid form is written (to `out`): the file parts stay sealed in the envelope, their data keys
-    kept for the committee (bidding.parts), so the opening writes no plaintext and decrypts into one reused buffer.
-    No plaintext hash here: AES-GCM per chunk under bound nonces already guarantees integrity.
+    kept for the committee (bidding.parts), so the opening writes no plaintext: each chunk is read and decrypted
+    into two reused buffers. Bids open side by side on OPENING_THREADS threads instead of reading ahead here.
+    No plaintext hash: AES-GCM per chunk under bound nonces already guarantees integrity.
     """
     part, manifest = header.part(name), header.manifest
     aead, aad = AESGCM(key), E._aad(manifest["section"], manifest["bidder_code"], name)
     stream.seek(header.part_offset(name))
     chunk, count, total = part["chunk_size"], part["chunk_count"], part["ciphertext_size"]
-    sizes = [min(chunk + TAG, total - i * (chunk + TAG)) for i in range(count)]
-    plain = memoryview(bytearray(max(sizes, default=TAG) - TAG))
+    biggest = min(chunk + TAG, total)
+    cipher, plain = memoryview(bytearray(biggest)), memoryview(bytearray(max(biggest - TAG, 0)))
     content = E.PartContent(name)
-    reader = _Reader(stream, sizes)
-    try:
-        for index, want in enumerate(sizes):
-            data = reader.get()
-            if len(data) != want:
-                raise OpenFailure(f"part {name}: chunk {index} is truncated", fault="platform")
-            try:
-                n = aead.decrypt_into(E._nonce(index, index == count - 1), data, aad, plain[: want - TAG])
-            except (InvalidTag, ValueError) as error:
-                reader.close()
-                # Only on failure: hash the part's ciphertext. The receipted bytes sealed wrong are the bidder's
-                # doing; bytes that changed since the receipt are the platform's (its storage).
-                fault = "bidder" if _ciphertext_sha256(stream, header, name) == part["sha256"] else "platform"
-                raise OpenFailure(
-                    f"part {name}: chunk {index} fails authentication (damaged, truncated, reordered or spliced)",
-                    fault=fault,
-                ) from error
-            try:
-                data = content.feed(plain[:n])
-            except ValueError as error:
-                raise OpenFailure(str(error), fault="bidder") from error
-            if out is not None and data:
-                out.write(data)
-            if pause:
-                time.sleep(pause)  # crash tests only (OPENING_CHUNK_PAUSE): a decryption long enough to kill
-    finally:
-        reader.close()
+    for index in range(count):
+        want = min(chunk + TAG, total - index * (chunk + TAG))
+        if E._read_exact(stream, cipher[:want]) != want:
+            raise OpenFailure(f"part {name}: chunk {index} is truncated", fault="platform")
+        try:
+            n = aead.decrypt_into(E._nonce(index, index == count - 1), cipher[:want], aad, plain[: want - TAG])
+        except (InvalidTag, ValueError) as error:
+            # Only on failure: hash the part's ciphertext. The receipted bytes sealed wrong are the bidder's
+            # doing; bytes that changed since the receipt are the platform's (its storage).
+            fault = "bidder" if _ciphertext_sha256(stream, header, name) == part["sha256"] else "platform"
+            raise OpenFailure(
+                f"part {name}: chunk {index} fails authentication (damaged, truncated, reordered or spliced)",
+                fault=fault,
+            ) from error
+        try:
+            data = content.feed(plain[:n])
+        except ValueError as error:
+            raise OpenFailure(str(error), fault="bidder") from error
+        if out is not None and data:
+            out.write(data)
+        if pause:
+            time.sleep(pause)  # crash tests only (OPENING_CHUNK_PAUSE): a decryption long enough to kill
     try:
         return content.meta(), content.size
     except ValueError as error:

@@ -196,7 +196,7 @@ OPENING_READOUT_SECONDS = env.float("OPENING_READOUT_SECONDS", default=3)
 OPENING_TASK_STALL_SECONDS = env.int("OPENING_TASK_STALL_SECONDS", default=300)
 # Bids per decryption task (written together: rows, audit entries, stream events), and the threads each
 # task decrypts them on (AES-GCM and file reads let go of the GIL).
-OPENING_BATCH = env.int("OPENING_BATCH", default=8)
+OPENING_BATCH = env.int("OPENING_BATCH", default=16)
 OPENING_THREADS = env.int("OPENING_THREADS", default=2)
 OPENING_CHUNK_PAUSE = env.float("OPENING_CHUNK_PAUSE", default=0)  # crash tests only: slow decryption down
 MAX_ENVELOPE_SIZE = env.int("MAX_ENVELOPE_SIZE", default=2 * 1024**3)
