@@ -471,15 +471,21 @@ def _settled_counts(section: Section) -> tuple[int, int]:
     return counts["settled"], counts["total"]
 
 
-def _fail(opening: BidOpening, *, code: str, reason: str, fault: str) -> None:
+def _mark_failed(opening: BidOpening, *, code: str, reason: str, fault: str) -> tuple:
+    """Set the row's failure (OPEN-DECRYPT-FAIL and whose fault); returns its audit entry, to append."""
     opening.status, opening.failure_code, opening.failure_reason = BidOpening.Status.FAILED, code, reason[:2000]
     opening.failure_fault, opening.sealed_keys = fault, None
+    facts = {"bidder_code": opening.bid.registration.bidder_code, "rule": code, "fault": fault}
+    return (AuditEvent.BID_OPEN_FAILED, None, opening.section, facts)
+
+
+def _fail(opening: BidOpening, *, code: str, reason: str, fault: str) -> None:
+    audit = _mark_failed(opening, code=code, reason=reason, fault=fault)
     opening.save(update_fields=["status", "failure_code", "failure_reason", "failure_fault", "sealed_keys"])
-    section = opening.section
+    audit_append_many([audit])
+    done, total = _settled_counts(opening.section)
     code_ = opening.bid.registration.bidder_code
-    audit_append(event=AuditEvent.BID_OPEN_FAILED, section=section, data={"bidder_code": code_, "rule": code, "fault": fault})
-    done, total = _settled_counts(section)
-    _publish(section, "opening.progress", {"code": code_, "status": "failed", "done": done, "total": total})
+    _publish(opening.section, "opening.progress", {"code": code_, "status": "failed", "done": done, "total": total})
 
 
 def bid_opening_decrypt(*, bid_opening_id: int) -> str:
@@ -542,10 +548,7 @@ def bid_openings_decrypt(*, bid_opening_ids: list[int]) -> dict[int, str]:
         for row, outcome in zip(work, outcomes, strict=True):
             code = row.bid.registration.bidder_code
             if isinstance(outcome, decrypt.OpenFailure):
-                row.status, row.failure_code, row.failure_reason = BidOpening.Status.FAILED, outcome.code, outcome.reason[:2000]
-                row.failure_fault, row.sealed_keys = outcome.fault, None
-                facts = {"bidder_code": code, "rule": outcome.code, "fault": outcome.fault}
-                audits.append((AuditEvent.BID_OPEN_FAILED, None, section, facts))
+                audits.append(_mark_failed(row, code=outcome.code, reason=outcome.reason, fault=outcome.fault))
                 progress.append((code, "failed"))
                 results[row.pk] = "failed"
                 continue

@@ -4,8 +4,10 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from tests.factories import OrganizationFactory, UserFactory
+from bidding.services import registration_create
+from tests.factories import OrganizationFactory, SectionFactory, UserFactory
 from trading.models import OrganizationKind, Role
+from trading.services.sections import section_publish
 
 REQUIRE_SERVICES = os.environ.get("SUNLIGHT_REQUIRE_SERVICES") == "1"
 
@@ -80,6 +82,23 @@ def signed_in(client, user):
         session["otp_device_id"] = device.persistent_id
         session.save()
     return client
+
+
+@pytest.fixture
+def section(staff):
+    """A published section (escrow, supervision; other suites define their own)."""
+    return section_publish(actor=staff, section=SectionFactory())
+
+
+@pytest.fixture
+def register(make_user):
+    """Registers a new bidder on a section; returns the registration."""
+
+    def make(section):
+        bidder = make_user(Role.BIDDER)
+        return registration_create(actor=bidder, section=section, contact_name="李四", contact_phone="13900000000")
+
+    return make
 
 
 @pytest.fixture

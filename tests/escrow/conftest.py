@@ -4,32 +4,14 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from bidding.services import registration_create
 from escrow.gateways import simulated
 from escrow.models import Deposit, LedgerEntry, Payment, SimTransaction
 from escrow.services.payments import notification_receive
-from tests.factories import SectionFactory
 from trading.audit.events import AuditEvent
 from trading.audit.models import AuditEntry
-from trading.models import Role
-from trading.services.sections import section_publish
 
 PAYER_NAME = "某某建设有限公司财务部"
 PAYER_ACCOUNT = "6222020200112233445"
-
-
-@pytest.fixture
-def section(staff):
-    return section_publish(actor=staff, section=SectionFactory())
-
-
-@pytest.fixture
-def register(make_user):
-    def make(section):
-        bidder = make_user(Role.BIDDER)
-        return registration_create(actor=bidder, section=section, contact_name="李四", contact_phone="13900000000")
-
-    return make
 
 
 @pytest.fixture

@@ -3,28 +3,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from bidding.services import registration_create
-from tests.factories import SectionFactory
-from trading.models import Role, SectionState, SectionTransition
-from trading.services.sections import section_publish
+from trading.models import SectionState, SectionTransition
 
 
 def days(n, hours=0):
     return timezone.now() + timedelta(days=n, hours=hours)
-
-
-@pytest.fixture
-def section(staff):
-    return section_publish(actor=staff, section=SectionFactory())
-
-
-@pytest.fixture
-def register(make_user):
-    def make(section):
-        bidder = make_user(Role.BIDDER)
-        return registration_create(actor=bidder, section=section, contact_name="李四", contact_phone="13900000000")
-
-    return make
 
 
 def move(section, state, *, days_ago=0, opened=True, from_state="awarded"):
