@@ -233,7 +233,11 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=open_)
     p = sub.add_parser("verify-receipt", help="check a receipt offline")
     p.add_argument("receipt")
-    p.add_argument("--platform-key", help="the platform's public key to trust (base64url); default: the one in the file")
+    p.add_argument(
+        "--platform-key",
+        help="the platform's public key to trust (base64url; write --platform-key=KEY, a key may begin with '-'); "
+        "default: the one in the file",
+    )
     p.add_argument("--envelope", help="the envelope you uploaded: its digest must be the receipt's")
     p.set_defaults(run=verify_receipt)
     return root
