@@ -6,7 +6,12 @@ const section = root.dataset.section;
 const code = root.dataset.code;
 const keyName = `sunlight:${section}:${code}`;
 const csrf = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="))?.split("=")[1] ?? "";
-const CHUNK = 8 << 20; // bytes per PUT: each request costs the server its checks; a cut resends at most this much
+// Bytes per PUT. Each request costs the server its checks (some milliseconds), so a fast link sends more at
+// once, about a second's worth; a slow one keeps the progress bar moving. A cut loses nothing already sent:
+// the server keeps what arrived and the upload resumes from there. bench/upload.py sends the same way.
+const CHUNK_MIN = 8 << 20, CHUNK_MAX = 64 << 20, CHUNK_SECONDS = 1;
+const nextChunk = (sent, seconds) =>
+  Math.min(CHUNK_MAX, Math.max(CHUNK_MIN, Math.round((sent / Math.max(seconds, 0.001)) * CHUNK_SECONDS)));
 const $ = (id) => document.getElementById(id);
 const say = (text) => { $("error").textContent = text; };
 
@@ -54,18 +59,21 @@ function progress(done, total, label) {
 async function upload(blob) {
   const created = await api(`/api/v1/sections/${section}/uploads/`, { method: "POST",
     headers: { "Content-Type": "application/json" }, body: JSON.stringify({ size: blob.size }) });
-  let offset = 0, failures = 0;
+  let offset = 0, failures = 0, chunk = CHUNK_MIN;
   while (offset < blob.size) {
     try {
+      const started = performance.now();
       const state = await api(`/api/v1/uploads/${created.id}/`, { method: "PUT",
         headers: { "Content-Type": "application/octet-stream", "Upload-Offset": String(offset) },
-        body: blob.slice(offset, offset + CHUNK) });
+        body: blob.slice(offset, offset + chunk) });
+      chunk = nextChunk(state.received - offset, (performance.now() - started) / 1000);
       offset = state.received;
       failures = 0;
     } catch (error) {
       // A broken connection resumes from what the server has, it does not restart.
       if (++failures > 5) throw error;
       await new Promise((r) => setTimeout(r, 500 * failures));
+      chunk = CHUNK_MIN;
       offset = (await api(`/api/v1/uploads/${created.id}/`)).received;
     }
     progress(offset, blob.size, "上传");
