@@ -3,7 +3,7 @@ the report, the candidates' publicity, the award and the contract."""
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -308,12 +308,20 @@ class ContractRecord(models.Model):
     award = models.OneToOneField(Award, on_delete=models.PROTECT, related_name="contract")
     signed_on = models.DateField(_("签订日期"))
     amount_fen = models.BigIntegerField(_("合同金额（分）"))
+    # PERF-BOND-10PCT: the winner's performance bond (履约保证金), at most a tenth of the contract price; 0 if none asked.
+    performance_bond_fen = models.BigIntegerField(_("履约保证金（分）"), default=0)
     within_30_days = models.BooleanField()
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(amount_fen__gt=0), name="contract_amount_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="contract_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(performance_bond_fen__gte=0) & Q(amount_fen__gte=F("performance_bond_fen") * 10),
+                name="contract_performance_bond_at_most_10pct",
+            ),
+        ]
 
     def __str__(self):
         return f"contract of {self.section_id}"

@@ -46,6 +46,9 @@ class ImportForm(forms.Form):
 class ContractForm(forms.Form):
     signed_on = forms.DateField(label=gettext_lazy("签订日期"), initial=date.today)
     amount_yuan = forms.DecimalField(label=gettext_lazy("合同金额（元）"), min_value=0, decimal_places=2)
+    performance_bond_yuan = forms.DecimalField(
+        label=gettext_lazy("履约保证金（元，不超过合同金额的10%）"), min_value=0, decimal_places=2, required=False
+    )
 
 
 @login_required
@@ -299,6 +302,7 @@ def _candidates_action(request, section):
             section=section,
             signed_on=form.cleaned_data["signed_on"],
             amount_fen=int(form.cleaned_data["amount_yuan"] * 100),
+            performance_bond_fen=int((form.cleaned_data["performance_bond_yuan"] or 0) * 100),
         )
         messages.success(request, _("合同已登记，保证金将退还。"))
     else:

@@ -190,6 +190,48 @@ def test_CONTRACT_30D_a_late_contract_is_marked_and_an_overdue_award_audited_onc
     assert ContractRecord.objects.count() == 1
 
 
+def test_PERF_BOND_10PCT_a_bond_above_a_tenth_of_the_contract_is_refused_and_alerted(publicized, make_user):
+    from trading.supervision.models import Alert
+
+    section = publicized.section
+    end_publicity(section)
+    tenderer = make_user(Role.TENDERER, organization=section.project.tenderer)
+    award = award_make(actor=tenderer, section=section)
+    signed_on = timezone.localdate(award.awarded_at)
+    with pytest.raises(RuleViolation) as refused:
+        contract_record(actor=tenderer, section=section, signed_on=signed_on, amount_fen=1_000_001, performance_bond_fen=100_001)
+    assert refused.value.code == "PERF-BOND-10PCT" and refused.value.fields["most_fen"] == 100_000
+    section.refresh_from_db()
+    assert section.state == SectionState.AWARDED and not ContractRecord.objects.exists()  # nothing recorded
+    alert = Alert.objects.get(rule="PERF-BOND-10PCT")
+    assert alert.blocked and alert.section_id == section.pk
+    # Exactly a tenth (in fen, rounded down) is allowed, and the bond is in the audit chain.
+    contract = contract_record(
+        actor=tenderer, section=section, signed_on=signed_on, amount_fen=1_000_001, performance_bond_fen=100_000
+    )
+    assert contract.performance_bond_fen == 100_000
+    entry = AuditEntry.objects.get(event=AuditEvent.CONTRACT_RECORDED)
+    assert entry.data["performance_bond_fen"] == 100_000
+
+
+def test_PERF_BOND_10PCT_the_database_refuses_a_bond_above_a_tenth_written_past_the_service(publicized, make_user):
+    section = publicized.section
+    end_publicity(section)
+    tenderer = make_user(Role.TENDERER, organization=section.project.tenderer)
+    award = award_make(actor=tenderer, section=section)
+    fields = {
+        "section": section,
+        "award": award,
+        "signed_on": timezone.localdate(),
+        "within_30_days": True,
+        "recorded_by": tenderer,
+    }
+    for bond in (1001, -1):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            ContractRecord.objects.create(amount_fen=10_000, performance_bond_fen=bond, **fields)
+    assert ContractRecord.objects.create(amount_fen=10_000, performance_bond_fen=1000, **fields).pk
+
+
 def test_only_the_tenderers_side_or_staff_award(publicized, make_user):
     section = publicized.section
     end_publicity(section)

@@ -70,12 +70,15 @@ def test_staff_console_to_result_page(staff, section, pool, make_user):
     assert Award.objects.get().candidate.rank == 1
     result = public.get(f"/sections/{section.public_id}/result/").content.decode()
     assert winner in result and all(name in result for name in names)  # names public with the result
-    tenderer.post(
-        f"/sections/{section.public_id}/candidates/",
-        {"op": "contract", "signed_on": timezone.localdate().isoformat(), "amount_yuan": "4500000.00"},
-    )
+    contract = {"op": "contract", "signed_on": timezone.localdate().isoformat(), "amount_yuan": "4500000.00"}
+    candidates = f"/sections/{section.public_id}/candidates/"
+    refused = tenderer.post(candidates, {**contract, "performance_bond_yuan": "450000.01"}, follow=True)
+    assert "PERF-BOND-10PCT" in refused.content.decode()  # the page says which rule; nothing recorded
     section.refresh_from_db()
-    assert section.state == SectionState.CONTRACTED
+    assert section.state == SectionState.AWARDED
+    tenderer.post(candidates, {**contract, "performance_bond_yuan": "450000.00"})
+    section.refresh_from_db()
+    assert section.state == SectionState.CONTRACTED and section.contract.performance_bond_fen == 45_000_000
 
 
 def test_EVAL_SECRET_the_public_record_shows_no_names_before_the_results(staff, committed, make_user):

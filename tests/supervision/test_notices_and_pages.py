@@ -83,4 +83,4 @@ def test_rule_status_passed_after_the_step(client, supervisor, section):
     page = client.get(f"/supervision/sections/{section.public_id}/").content.decode()
     assert 'data-rule="DOC-MIN-20D" data-status="passed"' in page
     assert 'data-rule="OPEN-MIN-3" data-status="not_checked"' not in page  # enforced by bidding.opening
-    assert 'data-rule="PERF-BOND-10PCT" data-status="not_checked"' in page  # no check anywhere yet
+    assert 'data-rule="PERF-BOND-10PCT" data-status="passed"' in page  # checked when the contract is recorded

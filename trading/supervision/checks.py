@@ -63,7 +63,14 @@ ROWS = [
     ("REPORT-15D", Step.SCAN, M, False, "supervision", ""),
     ("DEP-REFUND-5D", Step.SCAN, M, False, "escrow", "escrow.services.refunds (refund scan, overdue alerts)"),
     ("DEP-FORFEIT-REFUSE", Step.AWARD, L, False, "escrow", "escrow.services.deposits.deposit_forfeit"),
-    ("PERF-BOND-10PCT", Step.AWARD, M, True, "bidding.evaluation", ""),
+    (
+        "PERF-BOND-10PCT",
+        Step.AWARD,
+        M,
+        True,
+        "bidding.evaluation",
+        "bidding.evaluation.services.award.contract_record, database constraint",
+    ),
     # Complaints
     ("COMPLAINT-10D", Step.COMPLAINT, M, True, "supervision", "trading.supervision.services.complaints.complaint_file"),
     ("COMPLAINT-ACCEPT-3WD", Step.SCAN, M, False, "supervision", ""),

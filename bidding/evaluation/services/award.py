@@ -1,5 +1,5 @@
 """Report, candidates, publicity, objections, award and contract (CAND-MAX-3, CAND-PUBLICITY,
-AWARD-FIRST, CONTRACT-30D); deposit refunds after the contract are escrow's, triggered from here."""
+AWARD-FIRST, CONTRACT-30D, PERF-BOND-10PCT); deposit refunds after the contract are escrow's, triggered from here."""
 
 import hashlib
 from datetime import timedelta
@@ -28,10 +28,12 @@ from bidding.models import BidOpening
 from trading import policy, signing
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append, canonical_json
-from trading.errors import NotAllowed, RuleViolation, TransitionError
+from trading.errors import DomainError, NotAllowed, RuleViolation, TransitionError
 from trading.models import Announcement, AnnouncementKind, SectionState
 from trading.services.lifecycle import section_transition
 from trading.services.locks import lock_section
+from trading.supervision.registry import Step
+from trading.supervision.services.monitor import supervised
 
 MAX_CANDIDATES = 3  # CAND-MAX-3
 PUBLICITY_DAYS = 3  # CAND-PUBLICITY: at least
@@ -340,13 +342,16 @@ def award_notice_verify(award: Award) -> bool:
     return signing.verify(b"sunlight-award-notice/v1|" + canonical_json(award.notice), award.signature)
 
 
-def contract_record(*, actor, section, signed_on, amount_fen: int) -> ContractRecord:
-    """CONTRACT-30D checked and recorded; the section is contracted and every held deposit goes back (DEP-REFUND-5D)."""
+def contract_record(*, actor, section, signed_on, amount_fen: int, performance_bond_fen: int = 0) -> ContractRecord:
+    """CONTRACT-30D and PERF-BOND-10PCT checked and recorded; the section is contracted and every held deposit goes
+    back (DEP-REFUND-5D)."""
     if not policy.can_decide_award(actor, section):
         raise NotAllowed("NOT-ALLOWED", _("只有招标人可以登记合同。"))
     if amount_fen <= 0:
         raise RuleViolation("CONTRACT-30D", _("合同金额应大于0。"), fields={"amount_fen": amount_fen})
-    with transaction.atomic():
+    if performance_bond_fen < 0:
+        raise DomainError("INVALID", _("履约保证金不能为负数。"), fields={"performance_bond_fen": performance_bond_fen})
+    with supervised(section=section, step=Step.AWARD, actor=actor), transaction.atomic():
         locked = lock_section(section.pk)
         award = Award.objects.filter(section=locked).first()
         if award is None or locked.state != SectionState.AWARDED:
@@ -356,15 +361,32 @@ def contract_record(*, actor, section, signed_on, amount_fen: int) -> ContractRe
             raise RuleViolation(
                 "CONTRACT-30D", _("合同签订日期不能早于中标通知书发出之日。"), fields={"signed_on": str(signed_on)}
             )
+        if performance_bond_fen * 10 > amount_fen:  # in integer fen: no rounding decides it
+            raise RuleViolation(
+                "PERF-BOND-10PCT",
+                _("履约保证金不得超过合同金额的10%%（至多 %(most)s 元）。") % {"most": yuan(amount_fen // 10)},
+                fields={"performance_bond_fen": performance_bond_fen, "most_fen": amount_fen // 10},
+            )
         within = signed_on <= notice_day + timedelta(days=CONTRACT_DAYS)
         contract = ContractRecord.objects.create(
-            section=locked, award=award, signed_on=signed_on, amount_fen=amount_fen, within_30_days=within, recorded_by=actor
+            section=locked,
+            award=award,
+            signed_on=signed_on,
+            amount_fen=amount_fen,
+            performance_bond_fen=performance_bond_fen,
+            within_30_days=within,
+            recorded_by=actor,
         )
         audit_append(
             event=AuditEvent.CONTRACT_RECORDED,
             actor=actor,
             section=locked,
-            data={"signed_on": str(signed_on), "amount_fen": amount_fen, "within_30_days": within},
+            data={
+                "signed_on": str(signed_on),
+                "amount_fen": amount_fen,
+                "performance_bond_fen": performance_bond_fen,
+                "within_30_days": within,
+            },
         )
         section_transition(section=locked, to_state=SectionState.CONTRACTED, actor=actor, reason="contract signed")
         transaction.on_commit(lambda: _refunds_after_contract(locked.pk))
