@@ -287,15 +287,29 @@ class Objection(models.Model):
 
 
 class Award(models.Model):
-    """The award (定标) and its notice (中标通知书), signed by the platform."""
+    """The award (定标) and its notice (中标通知书), signed by the platform.
 
-    section = models.OneToOneField("trading.Section", on_delete=models.PROTECT, related_name="award")
+    A winner that gives up or refuses to sign (DEP-FORFEIT-REFUSE) leaves its award refused, kept
+    for the record; the next candidate may then be awarded: one standing award per section.
+    """
+
+    section = models.ForeignKey("trading.Section", on_delete=models.PROTECT, related_name="awards")
     candidate = models.ForeignKey(Candidate, on_delete=models.PROTECT, related_name="+")
     notice = models.JSONField()
     signature = models.CharField(max_length=128)
     announcement = models.ForeignKey("trading.Announcement", on_delete=models.PROTECT, related_name="+")
     awarded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     awarded_at = models.DateTimeField()
+    refused_at = models.DateTimeField(null=True, blank=True)
+    refusal_reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["section"], condition=Q(refused_at__isnull=True), name="award_one_standing_per_section"
+            ),
+            models.UniqueConstraint(fields=["candidate"], name="award_once_per_candidate"),
+        ]
 
     def __str__(self):
         return f"award of {self.section_id}"

@@ -130,9 +130,14 @@ def objections_list(*, user, section) -> QuerySet:
 
 
 def award_of(section) -> Award | None:
-    return Award.objects.filter(section=section).select_related("candidate__opening__bid__registration__organization").first()
+    return (
+        Award.objects.filter(section=section, refused_at__isnull=True)
+        .select_related("candidate__opening__bid__registration__organization")
+        .first()
+    )
 
 
 def award_prices_by_section(section_ids: list[int]) -> dict[int, int]:
     """The awarded candidate's price per section: statistics' award amounts (savings rate)."""
-    return dict(Award.objects.filter(section_id__in=section_ids).values_list("section_id", "candidate__price_fen"))
+    standing = Award.objects.filter(section_id__in=section_ids, refused_at__isnull=True)
+    return dict(standing.values_list("section_id", "candidate__price_fen"))

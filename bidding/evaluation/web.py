@@ -305,6 +305,9 @@ def _candidates_action(request, section):
             performance_bond_fen=int((form.cleaned_data["performance_bond_yuan"] or 0) * 100),
         )
         messages.success(request, _("合同已登记，保证金将退还。"))
+    elif op == "refuse":
+        award_services.award_refuse(actor=request.user, section=section, reason=request.POST.get("reason", ""))
+        messages.success(request, _("已登记中标人放弃中标，其保证金不予退还。"))
     else:
         raise DomainError("UNKNOWN-ACTION", _("未知操作。"))
 

@@ -140,6 +140,8 @@ def deposit_forfeit(*, deposit: Deposit, reason: str, actor=None) -> Deposit:
         amount = locked.held_fen
         if amount <= 0:
             raise TransitionError("DEP-NOT-PAID", _("保证金未缴纳，无可没收。"))
+        if reason == "DEP-FORFEIT-REFUSE" and not _refused_the_award(locked.registration):
+            raise RuleViolation("DEP-FORFEIT-REFUSE", _("只有放弃中标或拒签合同的中标人，其保证金方可依此没收。"))
         Forfeit.objects.create(deposit=locked, amount_fen=amount, reason=reason, actor=actor)
         ledger.post(
             memo=f"deposit {locked.pk} forfeited ({reason})",
@@ -158,6 +160,12 @@ def deposit_forfeit(*, deposit: Deposit, reason: str, actor=None) -> Deposit:
             data={"bidder_code": locked.registration.bidder_code, "amount_fen": amount, "rule": reason},
         )
     return locked
+
+
+def _refused_the_award(registration) -> bool:
+    from bidding.evaluation.models import Award
+
+    return Award.objects.filter(refused_at__isnull=False, candidate__opening__bid__registration=registration).exists()
 
 
 def deposit_counts(registration) -> bool:

@@ -77,7 +77,7 @@ def test_BID_WITHDRAW_REFUND_5D_withdrawn_bid_refunded_by_the_scan(section, regi
 def test_DEP_REFUND_5D_everyone_refunded_after_the_contract_but_a_forfeit(section, register):
     deposits = paid_deposits(section, register, 3)
     move(section, SectionState.CONTRACTED)
-    deposit_forfeit(deposit=deposits[0], reason="DEP-FORFEIT-REFUSE")
+    deposit_forfeit(deposit=deposits[0], reason="BID-REVOKE-FORFEIT")
     refund_scan()
     assert [refunded(d).refund_reason for d in deposits] == ["", "DEP-REFUND-5D", "DEP-REFUND-5D"]
     assert refunded(deposits[0]).forfeited_at is not None

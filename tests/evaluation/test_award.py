@@ -12,6 +12,7 @@ from bidding.evaluation.models import Award, Candidate, ContractRecord, Evaluati
 from bidding.evaluation.services.award import (
     award_make,
     award_notice_verify,
+    award_refuse,
     candidate_disqualify,
     contract_record,
     contracts_overdue,
@@ -230,6 +231,83 @@ def test_PERF_BOND_10PCT_the_database_refuses_a_bond_above_a_tenth_written_past_
         with pytest.raises(IntegrityError), transaction.atomic():
             ContractRecord.objects.create(amount_fen=10_000, performance_bond_fen=bond, **fields)
     assert ContractRecord.objects.create(amount_fen=10_000, performance_bond_fen=1000, **fields).pk
+
+
+def test_DEP_FORFEIT_REFUSE_a_winner_that_refuses_to_sign_loses_its_deposit_and_the_next_candidate_is_awarded(
+    publicized, make_user, django_capture_on_commit_callbacks
+):
+    from escrow import ledger
+    from escrow.services.deposits import deposit_forfeit
+
+    section = publicized.section
+    end_publicity(section)
+    tenderer = make_user(Role.TENDERER, organization=section.project.tenderer)
+    first = award_make(actor=tenderer, section=section)
+    winner = first.candidate.opening.bid.registration
+    other = section.registrations.exclude(pk=winner.pk).first()
+    with pytest.raises(RuleViolation) as refused:  # only the winner that refused loses its deposit this way
+        deposit_forfeit(deposit=other.deposit, reason="DEP-FORFEIT-REFUSE")
+    assert refused.value.code == "DEP-FORFEIT-REFUSE"
+
+    award_refuse(actor=tenderer, section=section, reason="中标人书面放弃中标")
+    section.refresh_from_db()
+    assert section.state == SectionState.PUBLICIZING
+    first.refresh_from_db()
+    assert first.refused_at is not None
+    deposit = Deposit.objects.get(registration=winner)
+    assert deposit.forfeit_reason == "DEP-FORFEIT-REFUSE" and deposit.forfeited_fen == deposit.paid_fen
+    assert ledger.balance(ledger.FORFEITED) == -deposit.paid_fen
+    notice = Announcement.objects.get(section=section, title__contains="放弃中标")
+    assert winner.organization.name in notice.body and first.notice["number"] in notice.body
+    assert AuditEntry.objects.filter(event=AuditEvent.AWARD_REFUSED).count() == 1
+
+    # AWARD-FIRST: the next candidate still standing, with a notice of its own.
+    second = award_make(actor=tenderer, section=section)
+    assert second.candidate.rank == 2 and second.notice["number"] == first.notice["number"] + "-2"
+    assert award_notice_verify(second)
+    with django_capture_on_commit_callbacks(execute=True):
+        contract_record(actor=tenderer, section=section, signed_on=timezone.localdate(), amount_fen=second.candidate.price_fen)
+    deposit.refresh_from_db()
+    assert deposit.refunded_at is None  # kept, not refunded with the others
+    assert Deposit.objects.filter(registration__section=section, refunded_at__isnull=True).count() == 1
+
+
+def test_DEP_FORFEIT_REFUSE_with_no_candidate_left_the_section_fails(publicized, make_user):
+    section = publicized.section
+    end_publicity(section)
+    tenderer = make_user(Role.TENDERER, organization=section.project.tenderer)
+    for rank in (1, 2, 3):
+        assert award_make(actor=tenderer, section=section).candidate.rank == rank
+        award_refuse(actor=tenderer, section=section, reason="拒签合同")
+    section.refresh_from_db()
+    assert section.state == SectionState.FAILED
+    assert Award.objects.filter(section=section, refused_at__isnull=True).count() == 0
+    with pytest.raises(TransitionError):
+        award_make(actor=tenderer, section=section)
+
+
+def test_DEP_FORFEIT_REFUSE_one_standing_award_per_section_in_the_database(publicized, make_user):
+    section = publicized.section
+    end_publicity(section)
+    tenderer = make_user(Role.TENDERER, organization=section.project.tenderer)
+    award = award_make(actor=tenderer, section=section)
+    second = Candidate.objects.get(report__section=section, rank=2)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Award.objects.create(
+            section=section,
+            candidate=second,
+            notice={},
+            signature="x",
+            announcement=award.announcement,
+            awarded_by=tenderer,
+            awarded_at=timezone.now(),
+        )
+    with pytest.raises(RuleViolation):  # a reason is required
+        award_refuse(actor=tenderer, section=section, reason=" ")
+    for user in (make_user(Role.TENDERER), bidder_user(make_user, section)):
+        with pytest.raises(Exception) as refused:
+            award_refuse(actor=user, section=section, reason="x")
+        assert refused.value.code == "NOT-ALLOWED"
 
 
 def test_only_the_tenderers_side_or_staff_award(publicized, make_user):

@@ -70,8 +70,15 @@ def test_staff_console_to_result_page(staff, section, pool, make_user):
     assert Award.objects.get().candidate.rank == 1
     result = public.get(f"/sections/{section.public_id}/result/").content.decode()
     assert winner in result and all(name in result for name in names)  # names public with the result
-    contract = {"op": "contract", "signed_on": timezone.localdate().isoformat(), "amount_yuan": "4500000.00"}
+    # DEP-FORFEIT-REFUSE: the winner refuses to sign; the next candidate is awarded from the same page.
     candidates = f"/sections/{section.public_id}/candidates/"
+    assert 'data-testid="award-refused"' in tenderer.get(candidates).content.decode()
+    tenderer.post(candidates, {"op": "refuse", "reason": "中标人拒签合同"})
+    section.refresh_from_db()
+    assert section.state == SectionState.PUBLICIZING
+    tenderer.post(candidates, {"op": "award"})
+    assert Award.objects.get(refused_at__isnull=True).candidate.rank == 2
+    contract = {"op": "contract", "signed_on": timezone.localdate().isoformat(), "amount_yuan": "4500000.00"}
     refused = tenderer.post(candidates, {**contract, "performance_bond_yuan": "450000.01"}, follow=True)
     assert "PERF-BOND-10PCT" in refused.content.decode()  # the page says which rule; nothing recorded
     section.refresh_from_db()

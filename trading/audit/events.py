@@ -59,6 +59,7 @@ class AuditEvent(IntEnum):
     CONTRACT_RECORDED = 265
     CONTRACT_OVERDUE = 266
     EXPERT_RECUSED = 267
+    AWARD_REFUSED = 268
     # 3xx escrow
     DEPOSIT_PAID = 301
     DEPOSIT_REFUNDED = 302

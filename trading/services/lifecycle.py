@@ -18,7 +18,7 @@ TRANSITIONS: dict[str, set[str]] = {
     S.OPENED: {S.EVALUATING, S.FAILED, S.SUSPENDED},
     S.EVALUATING: {S.PUBLICIZING, S.FAILED, S.SUSPENDED},
     S.PUBLICIZING: {S.AWARDED, S.EVALUATING, S.SUSPENDED},
-    S.AWARDED: {S.CONTRACTED, S.SUSPENDED},
+    S.AWARDED: {S.CONTRACTED, S.SUSPENDED, S.PUBLICIZING, S.FAILED},  # back: the winner refused (award_refuse)
     S.CONTRACTED: {S.CLOSED},
     S.SUSPENDED: set(),  # resuming returns to the interrupted state (section_resume)
     S.FAILED: set(),

@@ -62,7 +62,14 @@ ROWS = [
     ("CONTRACT-30D", Step.SCAN, M, False, "supervision", ""),
     ("REPORT-15D", Step.SCAN, M, False, "supervision", ""),
     ("DEP-REFUND-5D", Step.SCAN, M, False, "escrow", "escrow.services.refunds (refund scan, overdue alerts)"),
-    ("DEP-FORFEIT-REFUSE", Step.AWARD, L, False, "escrow", "escrow.services.deposits.deposit_forfeit"),
+    (
+        "DEP-FORFEIT-REFUSE",
+        Step.AWARD,
+        L,
+        False,
+        "escrow",
+        "bidding.evaluation.services.award.award_refuse, escrow.services.deposits.deposit_forfeit",
+    ),
     (
         "PERF-BOND-10PCT",
         Step.AWARD,

@@ -298,9 +298,10 @@ def award_make(*, actor, section, candidate: Candidate | None = None) -> Award:
                 "AWARD-FIRST", _("国有资金投资项目应确定排名第一的中标候选人为中标人。"), fields={"rank": winner.rank}
             )
         organization = winner.opening.bid.registration.organization
+        earlier = Award.objects.filter(section=locked).count()  # refused ones: a new notice gets a number of its own
         notice = {
             "kind": "award-notice",
-            "number": f"ZB-{locked.public_id}",
+            "number": f"ZB-{locked.public_id}" + (f"-{earlier + 1}" if earlier else ""),
             "section": locked.public_id,
             "section_name": locked.name,
             "project": locked.project.name,
@@ -338,6 +339,57 @@ def award_make(*, actor, section, candidate: Candidate | None = None) -> Award:
     return award
 
 
+def award_refuse(*, actor, section, reason: str) -> Award:
+    """The winner gives up or refuses to sign (DEP-FORFEIT-REFUSE, AWARD-FIRST; Regs 55, 74).
+
+    Its award stands refused and its candidacy ends; its deposit is kept; a public notice says so.
+    The next candidate still standing may then be awarded (award_make, in rank order), or, with
+    none left, the section fails and is tendered again.
+    """
+    from escrow.models import Deposit
+    from escrow.services.deposits import deposit_forfeit
+
+    if not policy.can_decide_award(actor, section):
+        raise NotAllowed("NOT-ALLOWED", _("只有招标人可以登记中标人放弃中标。"))
+    if not reason.strip():
+        raise RuleViolation("DEP-FORFEIT-REFUSE", _("须写明中标人放弃中标或拒签合同的情况。"), fields={"reason": ""})
+    with transaction.atomic():
+        locked = lock_section(section.pk)
+        award = Award.objects.select_for_update().filter(section=locked, refused_at__isnull=True).first()
+        if award is None or locked.state != SectionState.AWARDED:
+            raise TransitionError("TRANSITION", _("定标后、签订合同前方可登记。"), fields={"state": locked.state})
+        now = timezone.now()
+        award.refused_at, award.refusal_reason = now, reason.strip()
+        award.save(update_fields=["refused_at", "refusal_reason"])
+        candidate = Candidate.objects.select_for_update().get(pk=award.candidate_id)
+        candidate.disqualified_at = now
+        candidate.disqualified_reason = _("放弃中标或拒签合同：%(reason)s") % {"reason": award.refusal_reason}
+        candidate.save(update_fields=["disqualified_at", "disqualified_reason"])
+        registration = candidate.opening.bid.registration
+        deposit = Deposit.objects.filter(registration=registration).first()
+        if deposit is not None and deposit.held_fen > 0:
+            deposit_forfeit(deposit=deposit, reason="DEP-FORFEIT-REFUSE", actor=actor)
+        Announcement.objects.create(
+            section=locked,
+            kind=AnnouncementKind.RESULT,
+            title=_("%(name)s 中标人放弃中标公告") % {"name": locked.name},
+            body=_("原中标人 %(winner)s 放弃中标或拒签合同，中标通知书 %(number)s 作废，其投标保证金不予退还。")
+            % {"winner": registration.organization.name, "number": award.notice["number"]},
+            published_at=now,
+        )
+        standing = EvaluationReport.objects.get(section=locked).candidates.filter(disqualified_at__isnull=True).exists()
+        audit_append(
+            event=AuditEvent.AWARD_REFUSED,
+            actor=actor,
+            section=locked,
+            data={"rank": candidate.rank, "notice": award.notice["number"], "candidates_left": standing},
+        )
+        to_state, why = (SectionState.PUBLICIZING, "award refused") if standing else (SectionState.FAILED, "no candidate left")
+        section_transition(section=locked, to_state=to_state, actor=actor, reason=why)
+    section.refresh_from_db()
+    return award
+
+
 def award_notice_verify(award: Award) -> bool:
     return signing.verify(b"sunlight-award-notice/v1|" + canonical_json(award.notice), award.signature)
 
@@ -353,7 +405,7 @@ def contract_record(*, actor, section, signed_on, amount_fen: int, performance_b
         raise DomainError("INVALID", _("履约保证金不能为负数。"), fields={"performance_bond_fen": performance_bond_fen})
     with supervised(section=section, step=Step.AWARD, actor=actor), transaction.atomic():
         locked = lock_section(section.pk)
-        award = Award.objects.filter(section=locked).first()
+        award = Award.objects.filter(section=locked, refused_at__isnull=True).first()
         if award is None or locked.state != SectionState.AWARDED:
             raise TransitionError("TRANSITION", _("定标后方可登记合同。"), fields={"state": locked.state})
         notice_day = timezone.localdate(award.awarded_at)
@@ -411,9 +463,9 @@ def contracts_overdue(*, now=None) -> int:
     from trading.audit.models import AuditEntry
 
     now = now or timezone.now()
-    late = Award.objects.filter(contract__isnull=True, awarded_at__lt=now - timedelta(days=CONTRACT_DAYS)).select_related(
-        "section"
-    )
+    late = Award.objects.filter(
+        contract__isnull=True, refused_at__isnull=True, awarded_at__lt=now - timedelta(days=CONTRACT_DAYS)
+    ).select_related("section")
     raised = 0
     for award in late:
         if AuditEntry.objects.filter(event=AuditEvent.CONTRACT_OVERDUE, section_public_id=award.section.public_id).exists():
