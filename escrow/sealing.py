@@ -5,12 +5,7 @@ Each value is bound to its payment (provider, transaction id, field) so sealed v
 between rows. DEP-SAME-PAYER compares keyed digests (escrow.services.payments.payer_key), never plaintext.
 """
 
-import base64
-import os
-
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from trading.sealing import sealing_key
+from trading.sealing import seal_text, sealing_key, unseal_text
 
 PREFIX = "v1:"
 
@@ -24,12 +19,8 @@ def _aad(context: str) -> bytes:
 
 
 def seal(value: str, *, context: str) -> str:
-    nonce = os.urandom(12)
-    return PREFIX + base64.urlsafe_b64encode(nonce + AESGCM(_key()).encrypt(nonce, value.encode(), _aad(context))).decode()
+    return seal_text(value, key=_key(), aad=_aad(context), prefix=PREFIX)
 
 
 def unseal(token: str, *, context: str) -> str:
-    if not token.startswith(PREFIX):
-        raise ValueError("not a sealed value")
-    raw = base64.urlsafe_b64decode(token[len(PREFIX) :])
-    return AESGCM(_key()).decrypt(raw[:12], raw[12:], _aad(context)).decode()
+    return unseal_text(token, key=_key(), aad=_aad(context), prefix=PREFIX)

@@ -94,7 +94,8 @@ class ExpertDraw(models.Model):
     candidates_digest = models.CharField(max_length=64)
     commitment = models.CharField(max_length=64)  # SHA-256 of the seed
     # The seed: secret until revealed (policy.draw_seed_visible), then published for anyone to re-run.
-    seed = models.CharField(max_length=64)
+    # Sealed at rest (bidding.evaluation.seed): read and set it through `seed`.
+    seed_sealed = models.TextField()
     # Replacement draws in order: [{"seat", "code", "reason"}] (a decline or a recusal at session start).
     replacements = models.JSONField(default=list)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -114,6 +115,18 @@ class ExpertDraw(models.Model):
 
     def __str__(self):
         return f"draw of {self.section_id}"
+
+    @property
+    def seed(self) -> str:
+        from bidding.evaluation.seed import seed_unseal
+
+        return seed_unseal(self.seed_sealed, section_id=self.section_id, commitment=self.commitment)
+
+    @seed.setter
+    def seed(self, value: str) -> None:
+        from bidding.evaluation.seed import seed_seal
+
+        self.seed_sealed = seed_seal(value, section_id=self.section_id, commitment=self.commitment)
 
 
 class CommitteeMember(models.Model):

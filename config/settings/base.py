@@ -159,6 +159,8 @@ ESCROW_SIM_PUBLIC_KEY = env("ESCROW_SIM_PUBLIC_KEY", default="")
 ESCROW_PAYER_KEY = env("ESCROW_PAYER_KEY", default="")
 # Keeps opened bids' parts sealed at rest: their data keys, for the committee (bidding.parts); base64 of 32 bytes.
 OPENED_PARTS_KEY = env("OPENED_PARTS_KEY", default="")
+# Seals each expert draw's seed until it is revealed (bidding.evaluation.seed); base64 of 32 bytes.
+EVALUATION_SEED_KEY = env("EVALUATION_SEED_KEY", default="")
 
 # --- Files ----------------------------------------------------------------
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")

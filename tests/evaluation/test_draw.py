@@ -71,6 +71,24 @@ def test_EVAL_RANDOM_commitment_published_before_the_draw(committed):
     assert len(committed.candidates) == 24
 
 
+def test_EVAL_SECRET_the_seed_is_nowhere_in_the_database_before_it_is_revealed(staff, committed, pool):
+    """Whoever reads the seed can compute the committee: a dump of the draw's row does not give it."""
+    from cryptography.exceptions import InvalidTag
+    from django.db import connection
+
+    from bidding.evaluation.seed import seed_unseal
+
+    seed = ExpertDraw.objects.get(pk=committed.pk).seed
+    assert pure.commitment_of(seed) == committed.commitment  # the sealed seed is the committed one
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {ExpertDraw._meta.db_table}")
+        dumped = repr(cursor.fetchall())
+    assert seed not in dumped and seed.upper() not in dumped
+    # Bound to its section and commitment: moved to another draw it does not open.
+    with pytest.raises(InvalidTag):
+        seed_unseal(committed.seed_sealed, section_id=committed.section_id + 1, commitment=committed.commitment)
+
+
 def test_EVAL_RANDOM_rerunning_a_finished_draw_from_its_revealed_seed_gives_the_same_committee(staff, committed):
     draw = draw_make(actor=staff, draw=committed)
     first = draw.members.filter(seat=2).select_related("expert__user").get()
@@ -106,7 +124,8 @@ def test_EVAL_RANDOM_the_redraw_command_catches_a_swapped_member(staff, committe
 
 def test_EVAL_RANDOM_a_seed_that_does_not_match_its_commitment_is_refused(staff, committed):
     draw = seat_all(staff, committed)
-    ExpertDraw.objects.filter(pk=draw.pk).update(seed="00" * 32)
+    draw.seed = "00" * 32
+    draw.save(update_fields=["seed_sealed"])
     with pytest.raises(RuleViolation) as refused:
         draw_rerun(ExpertDraw.objects.get(pk=draw.pk))
     assert refused.value.code == "EVAL-RANDOM"

@@ -26,6 +26,7 @@ def run_check_deploy(extra_env: dict) -> subprocess.CompletedProcess:
         ESCROW_PAYER_KEY="c3VubGlnaHQtdGVzdC1wYXllci1rZXktMzItYnl0ZXM=",
         AUCTION_RESERVE_KEY="c3VubGlnaHQtdGVzdC1yZXNlcnZlLWtleS0zMmJ5dGU=",
         OPENED_PARTS_KEY="c3VubGlnaHQtdGVzdC1vcGVuZWQtcGFydHMta2V5LTM=",
+        EVALUATION_SEED_KEY="c3VubGlnaHQtdGVzdC1ldmFsdWF0aW9uLXNlZWQtMzI=",
         **extra_env,
     )
     return subprocess.run(
