@@ -104,8 +104,18 @@ def port_for(path: str) -> int:
     return PORT if ONE_PROCESS or UPLOAD_PATHS.match(path) else PAGES_PORT
 
 
+_connections = threading.local()  # one keep-alive connection per client thread and server, as a browser keeps
+
+
+def _connection(port: int) -> http.client.HTTPConnection:
+    pool = _connections.__dict__.setdefault("by_port", {})
+    if port not in pool:
+        pool[port] = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    return pool[port]
+
+
 def request(method, path, token, body=None, headers=None):
-    connection = http.client.HTTPConnection("127.0.0.1", port_for(path), timeout=600)
+    connection = _connection(port_for(path))
     connection.request(
         method, path, body=body, headers={"Authorization": f"Token {token}", "Accept": "application/json", **(headers or {})}
     )
