@@ -1,8 +1,11 @@
 """Sealed-bid ingest through the real ASGI server, as a ratio to fsync'd disk writes of the same bytes.
 
-A single 200 MB envelope, then 50 concurrent 20 MB envelopes (resumable upload API, PUTs of
-8 to 64 MB as the bid page sends them, then finalize with the checks); the upload server's peak RSS after each; and the p99
-of the public announcements list while the uploads run, against its idle p99.
+A single 200 MB envelope, then 50 concurrent 20 MB envelopes (resumable upload API: PUTs of 8 to
+64 MB, about a second's worth each, on a kept-alive connection, as the bid page sends them; then
+finalize with the checks); the upload server's peak RSS after each; and the p99 of the public
+announcements list while the uploads run, against its idle p99. The disk baseline is the mean of
+a copy before and one after the uploads (its speed moves from run to run on a VM). The servers
+run as deployed: no DEBUG, and the anonymous rate limit lifted for the prober.
 
 As deployed (README, "Running on several machines"): the upload API (/api/v1/uploads/... and
 the create) on its own uvicorn process, the pages and the rest of the API on gunicorn; the
