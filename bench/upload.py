@@ -118,11 +118,16 @@ def _connection(port: int) -> http.client.HTTPConnection:
 
 
 def request(method, path, token, body=None, headers=None):
+    headers = {"Authorization": f"Token {token}", "Accept": "application/json", **(headers or {})}
     connection = _connection(port_for(path))
-    connection.request(
-        method, path, body=body, headers={"Authorization": f"Token {token}", "Accept": "application/json", **(headers or {})}
-    )
-    response = connection.getresponse()
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+    except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+        # The server closed the idle connection (its keep-alive timeout): a new one, as a browser does.
+        connection.close()
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
     data = response.read()
     if response.status >= 400:
         raise RuntimeError(f"{method} {path}: {response.status} {data[:300]!r}")
