@@ -30,9 +30,7 @@ from trading.errors import DomainError
 
 CHUNK_PATH = re.compile(r"/api/v1/uploads/[0-9a-fA-F-]{36}/")
 GATE_URLCONF = "bidding.upload_stream_urls"
-# Bytes handed to a writer thread at once; two batches per request in memory at most. 1 MB rather than
-# 256 KB: a quarter of the hand-offs, about 10% more throughput (bench/upload.py).
-BATCH = 1 << 20
+BATCH = 1 << 18  # bytes handed to a writer thread at once; two batches per request in memory at most
 # File writes and hashing release the GIL: on their own threads they leave the event loop free.
 _writers = ThreadPoolExecutor(max_workers=max(4, os.cpu_count() or 1), thread_name_prefix="upload-writer")
 # The checks and commits run on a few threads of their own that keep their database connection
