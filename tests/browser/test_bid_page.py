@@ -31,12 +31,14 @@ def test_a_bidder_seals_uploads_and_gets_a_receipt(live_server, page, staff, mak
     registration_create(actor=bidder, section=section, contact_name="王五", contact_phone="13700000000")
     commercial, technical = tmp_path / "商务标.txt", tmp_path / "technical.bin"
     commercial.write_text(MARKER * 5000)
-    technical.write_bytes((MARKER.encode() + bytes(range(256))) * 3000)
+    technical.write_bytes((MARKER.encode() + bytes(range(256))) * 66_000)  # about 18 MB: more than one PUT
 
     sign_in(page, live_server, bidder.username)
     logs = []
     page.on("console", lambda m: logs.append(m.text))
     page.on("pageerror", lambda e: logs.append(str(e)))
+    puts = []
+    page.on("request", lambda r: puts.append(r.headers.get("upload-offset")) if r.method == "PUT" else None)
     page.goto(f"{live_server.url}/sections/{section.public_id}/bid/")
     try:
         page.wait_for_function("document.querySelector('[data-testid=key-status]').textContent.includes('密钥')")
@@ -50,6 +52,8 @@ def test_a_bidder_seals_uploads_and_gets_a_receipt(live_server, page, staff, mak
     page.get_by_test_id("receipt-ok").wait_for(timeout=60_000)
     assert page.get_by_test_id("error").text_content() == ""
     assert "上传 100%" in page.get_by_test_id("progress-text").text_content()
+    # The first PUT carries 8 MB; the next ones about a second's worth each (up to 64 MB), from where the last ended.
+    assert len(puts) >= 2 and puts[:2] == ["0", str(8 << 20)], puts
 
     bid = Bid.objects.get(registration__organization=bidder.organization)
     assert bid.status == "active" and bid.receipt["receipt"]["bidder_code"] == bid.registration.bidder_code
