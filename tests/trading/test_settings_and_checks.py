@@ -74,6 +74,24 @@ def test_embedded_default_needs_nothing_configured():
     ]
 
 
+def test_the_static_files_collect_with_the_deployed_manifest_storage(tmp_path):
+    """`make run` and every deployment run collectstatic with hashed, compressed names; a vendored file that
+    names a missing one (a source map) fails it, which the test settings' plain storage would not notice."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings.local", STATIC_ROOT=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=settings.BASE_DIR,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    manifest = (tmp_path / "staticfiles.json").read_text()
+    assert "vendor/hls/hls.light.min.js" in manifest and "bidding/bid_page.js" in manifest
+
+
 @pytest.mark.redis
 def test_the_deploy_check_warns_when_the_broker_redis_keeps_nothing_on_disk(settings):
     import redis
