@@ -6,7 +6,7 @@ from datetime import date
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -22,6 +22,7 @@ from bidding.parts import opened_part_open
 from trading import policy
 from trading import selectors as trading_selectors
 from trading.errors import DomainError, NotAllowed
+from trading.web.streaming import StreamedFileResponse
 
 
 class DrawForm(forms.Form):
@@ -220,7 +221,7 @@ def expert_part(request, public_id):
     part = next((p for _o, parts in bids for p in parts if str(p.pk) == wanted), None)
     if part is None:
         raise Http404
-    return FileResponse(  # decrypted from the envelope as it is sent (bidding.parts)
+    return StreamedFileResponse(  # decrypted from the envelope as it is sent (bidding.parts)
         opened_part_open(part), as_attachment=True, filename=part.filename or part.name, content_type=part.content_type or None
     )
 

@@ -79,6 +79,58 @@ def test_documents_go_to_registered_bidders_only_and_every_download_is_audited(a
     assert registration.organization.name not in str(entry.data)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_document_download_streams_in_blocks_under_asgi(make_user, staff):
+    """Django would read a synchronous file iterator whole into memory for an ASGI server (and warn); ours reads
+    1 MB blocks on a thread as it sends."""
+    import asyncio
+    import os
+    import warnings
+
+    from django.core.handlers.asgi import ASGIHandler
+    from rest_framework.authtoken.models import Token
+
+    section = section_publish(actor=staff, section=SectionFactory())
+    content = os.urandom((5 << 20) + 1)
+    document = Document(section=section, name="招标文件", filename="big.pdf", size=len(content), sha256="0" * 64)
+    document.file.save("big", ContentFile(content), save=False)
+    document.save()
+    insider = make_user(Role.BIDDER)
+    register(insider, section)
+    path = f"/api/v1/sections/{section.public_id}/documents/{document.pk}/download/"
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), (b"authorization", f"Token {Token.objects.create(user=insider).key}".encode())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    sent, requests = [], [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive():
+        if requests:
+            return requests.pop()
+        await asyncio.Event().wait()  # the client stays connected
+
+    async def send(message):
+        sent.append(message)
+
+    with warnings.catch_warnings():
+        # Django's warning when it reads a synchronous iterator whole before sending it.
+        warnings.filterwarnings("error", message="StreamingHttpResponse must consume synchronous iterators")
+        asyncio.run(ASGIHandler()(scope, receive, send))
+    assert sent[0]["status"] == 200
+    bodies = [m["body"] for m in sent if m["type"] == "http.response.body" and m.get("body")]
+    assert b"".join(bodies) == content
+
+
 def test_a_custodian_sets_its_passphrase_and_sees_its_shares(make_user, section):
     from django.test import Client
 

@@ -3,7 +3,6 @@
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Window
-from django.http import FileResponse
 from django.utils import timezone
 from django.utils.translation import get_language
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -22,6 +21,7 @@ from trading.audit.log import audit_append
 from trading.errors import NotAllowed
 from trading.models import AnnouncementKind, Procedure, SectionState, TransactionType
 from trading.services import sections as section_services
+from trading.web.streaming import StreamedFileResponse
 
 ANNOUNCEMENT_FIELDS = {
     "id": "id",
@@ -300,7 +300,7 @@ class DocumentDownload(APIView):
             section=section,
             data={"document": document.pk, "version": document.version, "at": timezone.now().isoformat()},
         )
-        return FileResponse(document.file.open("rb"), as_attachment=True, filename=document.filename)
+        return StreamedFileResponse(document.file.open("rb"), as_attachment=True, filename=document.filename)
 
 
 class ProjectList(ListAPIView):
