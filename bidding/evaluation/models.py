@@ -299,6 +299,12 @@ class Objection(models.Model):
         return f"objection {self.pk} on {self.section_id}"
 
 
+class AwardQuerySet(models.QuerySet):
+    def standing(self):
+        """Not refused by the winner (DEP-FORFEIT-REFUSE): at most one per section."""
+        return self.filter(refused_at__isnull=True)
+
+
 class Award(models.Model):
     """The award (定标) and its notice (中标通知书), signed by the platform.
 
@@ -315,6 +321,8 @@ class Award(models.Model):
     awarded_at = models.DateTimeField()
     refused_at = models.DateTimeField(null=True, blank=True)
     refusal_reason = models.TextField(blank=True)
+
+    objects = AwardQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -131,7 +131,8 @@ def objections_list(*, user, section) -> QuerySet:
 
 def award_of(section) -> Award | None:
     return (
-        Award.objects.filter(section=section, refused_at__isnull=True)
+        Award.objects.standing()
+        .filter(section=section)
         .select_related("candidate__opening__bid__registration__organization")
         .first()
     )
@@ -139,5 +140,5 @@ def award_of(section) -> Award | None:
 
 def award_prices_by_section(section_ids: list[int]) -> dict[int, int]:
     """The awarded candidate's price per section: statistics' award amounts (savings rate)."""
-    standing = Award.objects.filter(section_id__in=section_ids, refused_at__isnull=True)
+    standing = Award.objects.standing().filter(section_id__in=section_ids)
     return dict(standing.values_list("section_id", "candidate__price_fen"))

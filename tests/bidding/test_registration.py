@@ -4,6 +4,7 @@ import pytest
 from django.core.files.base import ContentFile
 
 from bidding.services import registration_create
+from tests.asgi import http_scope
 from tests.conftest import signed_in
 from tests.factories import OrganizationFactory, SectionFactory
 from trading.audit.events import AuditEvent
@@ -98,20 +99,8 @@ def test_a_document_download_streams_in_blocks_under_asgi(make_user, staff):
     insider = make_user(Role.BIDDER)
     register(insider, section)
     path = f"/api/v1/sections/{section.public_id}/documents/{document.pk}/download/"
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver"), (b"authorization", f"Token {Token.objects.create(user=insider).key}".encode())],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    token = Token.objects.create(user=insider).key
+    scope = http_scope("GET", path, [(b"authorization", f"Token {token}".encode())])
     sent, requests = [], [{"type": "http.request", "body": b"", "more_body": False}]
 
     async def receive():

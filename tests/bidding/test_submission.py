@@ -27,6 +27,7 @@ from bidding.submission import (
     upload_finalize,
     upload_write,
 )
+from tests.asgi import http_scope
 from tests.conftest import signed_in
 from tests.factories import SectionFactory
 from trading.audit import merkle
@@ -371,26 +372,16 @@ def stream_put(app, upload_id, offset, pieces, *, headers=(), cut=False, length=
     import asyncio
 
     length = sum(len(p) for p in pieces) if length is None else length
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "PUT",
-        "scheme": "http",
-        "path": f"/api/v1/uploads/{upload_id}/",
-        "raw_path": f"/api/v1/uploads/{upload_id}/".encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"testserver"),
+    scope = http_scope(
+        "PUT",
+        f"/api/v1/uploads/{upload_id}/",
+        [
             (b"content-type", b"application/octet-stream"),
             (b"content-length", str(length).encode()),
             (b"upload-offset", str(offset).encode()),
             *headers,
         ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    )
     messages = [{"type": "http.request", "body": piece, "more_body": True} for piece in pieces] or [
         {"type": "http.request", "body": b"", "more_body": True}
     ]

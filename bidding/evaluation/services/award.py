@@ -355,7 +355,7 @@ def award_refuse(*, actor, section, reason: str) -> Award:
         raise RuleViolation("DEP-FORFEIT-REFUSE", _("须写明中标人放弃中标或拒签合同的情况。"), fields={"reason": ""})
     with transaction.atomic():
         locked = lock_section(section.pk)
-        award = Award.objects.select_for_update().filter(section=locked, refused_at__isnull=True).first()
+        award = Award.objects.standing().select_for_update().filter(section=locked).first()
         if award is None or locked.state != SectionState.AWARDED:
             raise TransitionError("TRANSITION", _("定标后、签订合同前方可登记。"), fields={"state": locked.state})
         now = timezone.now()
@@ -405,7 +405,7 @@ def contract_record(*, actor, section, signed_on, amount_fen: int, performance_b
         raise DomainError("INVALID", _("履约保证金不能为负数。"), fields={"performance_bond_fen": performance_bond_fen})
     with supervised(section=section, step=Step.AWARD, actor=actor), transaction.atomic():
         locked = lock_section(section.pk)
-        award = Award.objects.filter(section=locked, refused_at__isnull=True).first()
+        award = Award.objects.standing().filter(section=locked).first()
         if award is None or locked.state != SectionState.AWARDED:
             raise TransitionError("TRANSITION", _("定标后方可登记合同。"), fields={"state": locked.state})
         notice_day = timezone.localdate(award.awarded_at)
@@ -463,9 +463,11 @@ def contracts_overdue(*, now=None) -> int:
     from trading.audit.models import AuditEntry
 
     now = now or timezone.now()
-    late = Award.objects.filter(
-        contract__isnull=True, refused_at__isnull=True, awarded_at__lt=now - timedelta(days=CONTRACT_DAYS)
-    ).select_related("section")
+    late = (
+        Award.objects.standing()
+        .filter(contract__isnull=True, awarded_at__lt=now - timedelta(days=CONTRACT_DAYS))
+        .select_related("section")
+    )
     raised = 0
     for award in late:
         if AuditEntry.objects.filter(event=AuditEvent.CONTRACT_OVERDUE, section_public_id=award.section.public_id).exists():
