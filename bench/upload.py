@@ -144,10 +144,11 @@ def upload(section, token, path: Path) -> None:
         json.dumps({"size": size}),
         {"Content-Type": "application/json"},
     )
+    buffer = memoryview(bytearray(min(size, CHUNK_MAX if ADAPTIVE else CHUNK_MIN)))  # reused by every PUT: no fresh 64 MB per request
     with open(path, "rb") as fh:
         offset, chunk = 0, CHUNK_MIN
         while offset < size:
-            piece = fh.read(chunk)
+            piece = buffer[: fh.readinto(buffer[:chunk])]
             started = time.perf_counter()
             request(
                 "PUT",
