@@ -144,7 +144,8 @@ def upload(section, token, path: Path) -> None:
         json.dumps({"size": size}),
         {"Content-Type": "application/json"},
     )
-    buffer = memoryview(bytearray(min(size, CHUNK_MAX if ADAPTIVE else CHUNK_MIN)))  # reused by every PUT: no fresh 64 MB per request
+    # One buffer per client, reused by every PUT: no fresh 64 MB object per request.
+    buffer = memoryview(bytearray(min(size, CHUNK_MAX if ADAPTIVE else CHUNK_MIN)))
     with open(path, "rb") as fh:
         offset, chunk = 0, CHUNK_MIN
         while offset < size:

@@ -8,7 +8,9 @@ class EvaluationConfig(AppConfig):
     label = "evaluation"
 
     def ready(self):
-        from bidding.evaluation.selectors import award_prices_by_section
+        from bidding.evaluation.selectors import award_history, award_prices_by_section
+        from trading.supervision.opendata import award_history_source_register
         from trading.supervision.statistics import award_source_register
 
         award_source_register(award_prices_by_section)  # the statistics read results from here first
+        award_history_source_register(award_history)  # open data: the awards, refused ones as cancelled

@@ -138,6 +138,22 @@ def award_of(section) -> Award | None:
     )
 
 
+def award_history(section) -> list:
+    """Open data: every award of the section, the refused ones too (DEP-FORFEIT-REFUSE), oldest first."""
+    from trading.supervision.opendata import AwardFact
+
+    awards = Award.objects.filter(section=section).select_related("candidate__opening__bid__registration__organization")
+    return [
+        AwardFact(
+            awarded_at=a.awarded_at,
+            price_fen=a.candidate.price_fen,
+            organization=a.candidate.opening.bid.registration.organization,
+            refused_at=a.refused_at,
+        )
+        for a in awards.order_by("awarded_at", "pk")
+    ]
+
+
 def award_prices_by_section(section_ids: list[int]) -> dict[int, int]:
     """The awarded candidate's price per section: statistics' award amounts (savings rate)."""
     standing = Award.objects.standing().filter(section_id__in=section_ids)

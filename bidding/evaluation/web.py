@@ -22,6 +22,7 @@ from bidding.parts import opened_part_open
 from trading import policy
 from trading import selectors as trading_selectors
 from trading.errors import DomainError, NotAllowed
+from trading.supervision import selectors as supervision_selectors
 from trading.web.streaming import StreamedFileResponse
 
 
@@ -259,6 +260,7 @@ def candidates_page(request, public_id):
             messages.error(request, f"{error.code}: {error.message}")
         return redirect("evaluation-candidates", public_id=public_id)
     report = EvaluationReport.objects.get(section=section)
+    award = selectors.award_of(section)
     context = {
         "section": section,
         "publicity": publicity,
@@ -266,8 +268,10 @@ def candidates_page(request, public_id):
         "objections": selectors.objections_list(user=request.user, section=section) if request.user.is_authenticated else [],
         "may_object": policy.can_raise_candidate_objection(request.user, section),
         "may_decide": request.user.is_authenticated and policy.can_decide_award(request.user, section),
-        "award": selectors.award_of(section),
+        "award": award,
         "contract_form": ContractForm(),
+        "may_report": request.user.is_authenticated and policy.can_file_award_report(request.user, section),
+        "award_report": supervision_selectors.current_award_report(section) if award else None,
     }
     return render(request, "evaluation/candidates.html", context)
 
@@ -306,6 +310,9 @@ def _candidates_action(request, section):
             performance_bond_fen=int((form.cleaned_data["performance_bond_yuan"] or 0) * 100),
         )
         messages.success(request, _("合同已登记，保证金将退还。"))
+    elif op == "report":
+        award_services.award_report_file(actor=request.user, section=section, body=request.POST.get("body", ""))
+        messages.success(request, _("书面报告已提交行政监督部门。"))
     elif op == "refuse":
         award_services.award_refuse(actor=request.user, section=section, reason=request.POST.get("reason", ""))
         messages.success(request, _("已登记中标人放弃中标，其保证金不予退还。"))

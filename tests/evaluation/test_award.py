@@ -272,6 +272,38 @@ def test_DEP_FORFEIT_REFUSE_a_winner_that_refuses_to_sign_loses_its_deposit_and_
     assert Deposit.objects.filter(registration__section=section, refunded_at__isnull=True).count() == 1
 
 
+def test_DEP_FORFEIT_REFUSE_open_data_shows_the_refused_award_cancelled_and_the_next_one_active(publicized, make_user):
+    from tests.supervision.test_opendata import errors_of
+    from trading.supervision import opendata
+
+    section = publicized.section
+    end_publicity(section)
+    tenderer = make_user(Role.TENDERER, organization=section.project.tenderer)
+    first = award_make(actor=tenderer, section=section)
+    award_refuse(actor=tenderer, section=section, reason="中标人书面放弃中标")
+    between = opendata.section_releases(section)[-1]  # refused, the next not yet awarded
+    assert [(a["id"], a["status"]) for a in between["awards"]] == [(f"{section.public_id}-award", "cancelled")]
+    assert between["tag"] == ["awardUpdate"]
+    second = award_make(actor=tenderer, section=section)
+    contract_record(actor=tenderer, section=section, signed_on=timezone.localdate(), amount_fen=second.candidate.price_fen)
+
+    releases = opendata.section_releases(section)
+    for release in releases:
+        assert errors_of(release) == [], release["id"]
+    assert [r["date"] for r in releases] == sorted(r["date"] for r in releases)
+    assert len({r["id"] for r in releases}) == len(releases)
+    last = opendata.compiled_release(releases)
+    names = [(a["id"], a["status"], a["suppliers"][0]["name"], a["value"]["amount"]) for a in last["awards"]]
+    organization = lambda award: award.candidate.opening.bid.registration.organization.name  # noqa: E731
+    assert names == [
+        (f"{section.public_id}-award", "cancelled", organization(first), first.candidate.price_fen / 100),
+        (f"{section.public_id}-award-2", "active", organization(second), second.candidate.price_fen / 100),
+    ]
+    assert last["contracts"][0]["awardID"] == f"{section.public_id}-award-2"
+    suppliers = {p["name"] for p in last["parties"] if "supplier" in p["roles"]}
+    assert suppliers == {organization(first), organization(second)}
+
+
 def test_DEP_FORFEIT_REFUSE_with_no_candidate_left_the_section_fails(publicized, make_user):
     section = publicized.section
     end_publicity(section)
@@ -282,6 +314,11 @@ def test_DEP_FORFEIT_REFUSE_with_no_candidate_left_the_section_fails(publicized,
     section.refresh_from_db()
     assert section.state == SectionState.FAILED
     assert Award.objects.filter(section=section, refused_at__isnull=True).count() == 0
+    from trading.supervision import opendata
+
+    failed = opendata.section_releases(section)[-1]  # open data: the section failed, its three awards cancelled
+    assert failed["tender"]["status"] == "unsuccessful"
+    assert [a["status"] for a in failed["awards"]] == ["cancelled"] * 3
     with pytest.raises(TransitionError):
         award_make(actor=tenderer, section=section)
 

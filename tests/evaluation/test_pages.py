@@ -10,6 +10,7 @@ from bidding.evaluation.models import Award, EvaluationReport, ExpertDraw, Publi
 from bidding.evaluation.services.scoring import valid_openings
 from tests.conftest import signed_in
 from trading.models import Role, SectionState
+from trading.supervision.models import AwardReport
 
 pytestmark = pytest.mark.django_db
 
@@ -70,14 +71,26 @@ def test_staff_console_to_result_page(staff, section, pool, make_user):
     assert Award.objects.get().candidate.rank == 1
     result = public.get(f"/sections/{section.public_id}/result/").content.decode()
     assert winner in result and all(name in result for name in names)  # names public with the result
-    # DEP-FORFEIT-REFUSE: the winner refuses to sign; the next candidate is awarded from the same page.
+    # REPORT-15D: the written report from the same page; the winner and the price are the award's.
     candidates = f"/sections/{section.public_id}/candidates/"
+    assert 'data-testid="award-report"' not in public.get(candidates).content.decode()
+    tenderer.post(candidates, {"op": "report", "body": "招标投标情况"})
+    first_report = AwardReport.objects.get()
+    assert (first_report.winner_name, first_report.award_price_fen) == (winner, report.candidates.get(rank=1).price_fen)
+    assert 'data-testid="award-report-filed"' in tenderer.get(candidates).content.decode()
+    # DEP-FORFEIT-REFUSE: the winner refuses to sign; the next candidate is awarded from the same page.
     assert 'data-testid="award-refused"' in tenderer.get(candidates).content.decode()
     tenderer.post(candidates, {"op": "refuse", "reason": "中标人拒签合同"})
     section.refresh_from_db()
     assert section.state == SectionState.PUBLICIZING
+    first_report.refresh_from_db()
+    assert first_report.superseded_at is not None  # it names a winner that no longer stands
     tenderer.post(candidates, {"op": "award"})
-    assert Award.objects.get(refused_at__isnull=True).candidate.rank == 2
+    second = Award.objects.get(refused_at__isnull=True)
+    assert second.candidate.rank == 2
+    assert 'data-testid="award-report"' in tenderer.get(candidates).content.decode()  # the new award is reported anew
+    tenderer.post(candidates, {"op": "report", "body": "重新定标"})
+    assert AwardReport.objects.current().get().winner_name == second.candidate.opening.bid.registration.organization.name
     contract = {"op": "contract", "signed_on": timezone.localdate().isoformat(), "amount_yuan": "4500000.00"}
     refused = tenderer.post(candidates, {**contract, "performance_bond_yuan": "450000.01"}, follow=True)
     assert "PERF-BOND-10PCT" in refused.content.decode()  # the page says which rule; nothing recorded

@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from escrow.models import Alert as EscrowAlert
@@ -18,7 +19,7 @@ from trading.errors import RuleViolation
 from trading.models import SectionState
 from trading.services.lifecycle import section_transition
 from trading.services.sections import section_publish
-from trading.supervision.models import Alert
+from trading.supervision.models import Alert, AwardReport
 from trading.supervision.registry import REGISTRY, Breach, MonitoredRule, Step, check_provide, rule_register
 from trading.supervision.services.monitor import scan_run
 
@@ -175,6 +176,35 @@ def test_REPORT_15D_a_report_in_time_raises_nothing(section, make_user):
     move(section, SectionState.AWARDED, days_ago=16)
     tenderer = make_user("tenderer", organization=section.project.tenderer)
     award_report_submit(actor=tenderer, section=section, award_price_fen=480_000_000, winner_name="甲公司", body="报告")
+    scan_run()
+    assert not Alert.objects.filter(rule="REPORT-15D").exists()
+
+
+def test_REPORT_15D_a_report_whose_winner_refused_no_longer_counts(section, make_user):
+    """The winner gave up after the report (DEP-FORFEIT-REFUSE): the next award needs a report of its own."""
+    from trading.supervision.services.reports import award_report_submit, award_report_supersede
+
+    move(section, SectionState.AWARDED, days_ago=16)
+    tenderer = make_user("tenderer", organization=section.project.tenderer)
+    award_report_submit(actor=tenderer, section=section, award_price_fen=480_000_000, winner_name="甲公司")
+    assert award_report_supersede(section=section, at=timezone.now())
+    scan_run()
+    assert Alert.objects.get(rule="REPORT-15D").section_id == section.pk
+    award_report_submit(actor=tenderer, section=section, award_price_fen=470_000_000, winner_name="乙公司")
+    with pytest.raises(Exception) as twice:  # one current report per section
+        award_report_submit(actor=tenderer, section=section, award_price_fen=1, winner_name="丙公司")
+    assert twice.value.code == "REPORT-FILED"
+    with pytest.raises(IntegrityError), transaction.atomic():  # and in the database, past the service
+        AwardReport.objects.create(
+            section=section, submitted_by=tenderer, award_price_fen=1, winner_name="丙公司", submitted_at=timezone.now()
+        )
+
+
+def test_REPORT_15D_land_and_property_sales_are_not_under_the_bidding_law(make_user):
+    from trading.models import TransactionType
+
+    sale = SectionFactory(project__transaction_type=TransactionType.LAND)
+    move(sale, SectionState.AWARDED, days_ago=16)
     scan_run()
     assert not Alert.objects.filter(rule="REPORT-15D").exists()
 

@@ -7,11 +7,12 @@ supplies the callable with `check_provide` (or names where it checks in `where`)
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
 from django.utils.translation import gettext as _
 
 from trading import rules as trading_rules
 from trading.models import Section, SectionState, SectionTransition
+from trading.models.sections import SALE_TYPES
 from trading.supervision.registry import Breach, MonitoredRule, Severity, Step, check_provide, rule_register
 
 H, M, L = Severity.HIGH, Severity.MEDIUM, Severity.LOW
@@ -190,7 +191,12 @@ def contract_30d_check(section, *, now):
 def report_15d_scan(*, now):
     days = figure_or("REPORT-15D", "days", 15)
     states = [SectionState.AWARDED, SectionState.CONTRACTED, SectionState.CLOSED]
-    sections = list(Section.objects.filter(state__in=states, award_report__isnull=True))
+    from trading.supervision.models import AwardReport
+
+    reported = AwardReport.objects.current().filter(section=OuterRef("pk"))
+    # Law 47 binds tenders (招标); land and property sales are not under it.
+    tenders = Section.objects.exclude(project__transaction_type__in=SALE_TYPES)
+    sections = list(tenders.filter(state__in=states).exclude(Exists(reported)))
     awarded = awarded_at([s.pk for s in sections])
     for section in sections:
         at = awarded.get(section.pk)

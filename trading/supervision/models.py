@@ -156,20 +156,35 @@ class Evidence(models.Model):
         return self.name
 
 
+class AwardReportQuerySet(models.QuerySet):
+    def current(self):
+        """The report of the award that stands: one whose winner then refused (DEP-FORFEIT-REFUSE) is superseded."""
+        return self.filter(superseded_at__isnull=True)
+
+
 class AwardReport(models.Model):
     """The tenderer's written report to the supervisors (书面报告, REPORT-15D); statistics read the award price from it."""
 
-    section = models.OneToOneField("trading.Section", on_delete=models.PROTECT, related_name="award_report")
+    section = models.ForeignKey("trading.Section", on_delete=models.PROTECT, related_name="award_reports")
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     award_price_fen = models.BigIntegerField(_("中标（成交）价（分）"))
     winner_name = models.CharField(_("中标人"), max_length=200)
     body = models.TextField(_("报告内容"), blank=True)
     submitted_at = models.DateTimeField()
+    # The winner it names gave up or refused to sign: kept for the record; the next award is reported anew.
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AwardReportQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("招标投标情况书面报告")
         verbose_name_plural = _("招标投标情况书面报告")
-        constraints = [models.CheckConstraint(condition=Q(award_price_fen__gte=0), name="award_report_price_nonnegative")]
+        constraints = [
+            models.CheckConstraint(condition=Q(award_price_fen__gte=0), name="award_report_price_nonnegative"),
+            models.UniqueConstraint(
+                fields=["section"], condition=Q(superseded_at__isnull=True), name="award_report_one_current_per_section"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.section_id} {self.award_price_fen}"

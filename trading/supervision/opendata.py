@@ -6,7 +6,9 @@ is a snapshot of what was known then, so the compiled release of a record is its
 Amounts are yuan (OCDS numbers) from integer fen.
 """
 
-from datetime import UTC
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db.models import Max
@@ -14,7 +16,44 @@ from django.utils import timezone
 
 from trading import policy
 from trading.models import Procedure, Section, SectionState, SectionTransition, TransactionType
+from trading.supervision.selectors import current_award_report
 from trading.supervision.statistics import RESULT_STATES, award_prices
+
+
+@dataclass(frozen=True)
+class AwardFact:
+    """One award of a section; one whose winner gave up or refused to sign (DEP-FORFEIT-REFUSE) is cancelled."""
+
+    awarded_at: datetime
+    price_fen: int
+    organization: object
+    refused_at: datetime | None = None
+
+
+# Where a section's awards come from: functions section -> [AwardFact] (evaluation registers its own). A section
+# none of them knows (a sale, a result only reported) takes its winner from the written report.
+AWARD_HISTORY_SOURCES: list[Callable[[Section], list[AwardFact]]] = []
+
+
+def award_history_source_register(source: Callable[[Section], list[AwardFact]]) -> None:
+    if source not in AWARD_HISTORY_SOURCES:
+        AWARD_HISTORY_SOURCES.append(source)
+
+
+def _award_history(section: Section) -> list[AwardFact]:
+    return sorted((a for source in AWARD_HISTORY_SOURCES for a in source(section)), key=lambda a: a.awarded_at)
+
+
+def _as_supplier(parties: dict, organization) -> dict:
+    party = parties.setdefault(_party_id(organization), _party(organization, []))
+    party["roles"] = sorted({*party["roles"], "supplier"})
+    return {"id": party["id"], "name": party["name"]}
+
+
+def award_id(section: Section, number: int) -> str:
+    """The n-th award of a section, numbered as its notices are (ZB-<id>, then ZB-<id>-2 after a refusal)."""
+    return f"{section.public_id}-award" if number == 1 else f"{section.public_id}-award-{number}"
+
 
 OCDS_VERSION = "1.1"
 BID_EXTENSION = "https://raw.githubusercontent.com/open-contracting-extensions/ocds_bid_extension/v1.1.5/extension.json"
@@ -155,29 +194,51 @@ def section_releases(section: Section) -> list[dict]:
         }
         bids = {"details": details}
         release("opening", "tenderUpdate", section.opened_at, tender=tender, bids=bids)
+    history = _award_history(section)
+    standing = next((a for a in history if a.refused_at is None), None)
+    cancelled = []  # each refused award: active from its notice, cancelled from the refusal on
+    for number, refused in enumerate((a for a in history if a.refused_at is not None), start=1):
+        award = {
+            "id": award_id(section, number),
+            "status": "active",
+            "date": _iso(refused.awarded_at),
+            "value": _value(refused.price_fen),
+            "suppliers": [_as_supplier(parties, refused.organization)],
+        }
+        stage = "award" if number == 1 else f"award-{number}"
+        release(stage, "award", refused.awarded_at, tender=tender, awards=[*cancelled, award], **_b(bids))
+        cancelled.append({**award, "status": "cancelled"})
+        release(f"{stage}-refused", "awardUpdate", refused.refused_at, tender=tender, awards=cancelled, **_b(bids))
     if state in TENDER_STATUS and state not in RESULT_STATES:
         moment = times.get(state) or section.updated_at
         tender = {**tender, "status": TENDER_STATUS[state]}
+        awards = {"awards": cancelled} if cancelled else {}
         release(
-            state, "tenderUpdate" if state == SectionState.FAILED else "tenderCancellation", moment, tender=tender, **_b(bids)
+            state,
+            "tenderUpdate" if state == SectionState.FAILED else "tenderCancellation",
+            moment,
+            tender=tender,
+            **awards,
+            **_b(bids),
         )
     price = award_prices([section.pk]).get(section.pk)
     if state in RESULT_STATES and price is not None:
         award_at = times.get(SectionState.AWARDED) or section.updated_at
-        report = getattr(section, "award_report", None)
-        supplier = _supplier(section, report)
-        if supplier:
-            parties.setdefault(supplier["id"], {**supplier, "roles": []})
-            parties[supplier["id"]]["roles"] = sorted({*parties[supplier["id"]]["roles"], "supplier"})
+        if standing is not None:
+            supplier = _as_supplier(parties, standing.organization)
+        else:
+            supplier = _reported_supplier(parties, section, current_award_report(section))
         tender = {**tender, "status": "complete"}
+        number = len(cancelled) + 1
         award = {
-            "id": f"{section.public_id}-award",
+            "id": award_id(section, number),
             "status": "active",
             "date": _iso(award_at),
             "value": _value(price),
-            "suppliers": [{"id": supplier["id"], "name": supplier["name"]}] if supplier else [],
+            "suppliers": [supplier] if supplier else [],
         }
-        release("award", "award", award_at, tender=tender, awards=[award], **_b(bids))
+        awards = [*cancelled, award]
+        release("award" if number == 1 else f"award-{number}", "award", award_at, tender=tender, awards=awards, **_b(bids))
         contracted_at = times.get(SectionState.CONTRACTED)
         if contracted_at is not None:
             contract = {
@@ -187,7 +248,7 @@ def section_releases(section: Section) -> list[dict]:
                 "dateSigned": _iso(contracted_at),
                 "value": _value(price),
             }
-            release("contract", "contract", contracted_at, tender=tender, awards=[award], contracts=[contract], **_b(bids))
+            release("contract", "contract", contracted_at, tender=tender, awards=awards, contracts=[contract], **_b(bids))
     return releases
 
 
@@ -195,7 +256,8 @@ def _b(bids) -> dict:
     return {"bids": bids} if bids is not None else {}
 
 
-def _supplier(section: Section, report) -> dict | None:
+def _reported_supplier(parties: dict, section: Section, report) -> dict | None:
+    """The winner the written report names: a registered bidder if one has that name."""
     if report is None:
         return None
     from bidding.models import Registration
@@ -204,8 +266,10 @@ def _supplier(section: Section, report) -> dict | None:
         Registration.objects.filter(section=section, organization__name=report.winner_name).select_related("organization").first()
     )
     if registration is not None:
-        return {"id": _party_id(registration.organization), "name": registration.organization.name}
-    return {"id": f"{section.public_id}-supplier", "name": report.winner_name}
+        return _as_supplier(parties, registration.organization)
+    supplier = {"id": f"{section.public_id}-supplier", "name": report.winner_name}
+    parties.setdefault(supplier["id"], {**supplier, "roles": ["supplier"]})
+    return supplier
 
 
 def compiled_release(releases: list[dict]) -> dict:

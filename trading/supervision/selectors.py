@@ -180,12 +180,20 @@ def opening_records(limit: int = 50) -> list:
     return result
 
 
+def current_award_report(section):
+    """The written report of the award that stands, or None (REPORT-15D)."""
+    from trading.supervision.models import AwardReport
+
+    return AwardReport.objects.current().filter(section=section).first()
+
+
 def award_results() -> QuerySet:
     """The winners and prices the tenderers reported: public once the award is made (reports exist only then)."""
     from trading.supervision.models import AwardReport
 
     return (
-        AwardReport.objects.filter(section__in=policy.opendata_sections(Section.objects.all()))
+        AwardReport.objects.current()
+        .filter(section__in=policy.opendata_sections(Section.objects.all()))
         .select_related("section", "section__project")
         .order_by("-submitted_at")
     )

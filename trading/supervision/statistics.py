@@ -37,7 +37,8 @@ def award_source_register(source: Callable[[list[int]], dict[int, int]]) -> None
 def _reported_prices(section_ids: list[int]) -> dict[int, int]:
     from trading.supervision.models import AwardReport
 
-    return dict(AwardReport.objects.filter(section_id__in=section_ids).values_list("section_id", "award_price_fen"))
+    reports = AwardReport.objects.current().filter(section_id__in=section_ids)
+    return dict(reports.values_list("section_id", "award_price_fen"))
 
 
 def award_prices(section_ids: list[int]) -> dict[int, int]:

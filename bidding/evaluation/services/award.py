@@ -348,6 +348,7 @@ def award_refuse(*, actor, section, reason: str) -> Award:
     """
     from escrow.models import Deposit
     from escrow.services.deposits import deposit_forfeit
+    from trading.supervision.services.reports import award_report_supersede
 
     if not policy.can_decide_award(actor, section):
         raise NotAllowed("NOT-ALLOWED", _("只有招标人可以登记中标人放弃中标。"))
@@ -378,16 +379,40 @@ def award_refuse(*, actor, section, reason: str) -> Award:
             published_at=now,
         )
         standing = EvaluationReport.objects.get(section=locked).candidates.filter(disqualified_at__isnull=True).exists()
+        superseded = award_report_supersede(section=locked, at=now)
         audit_append(
             event=AuditEvent.AWARD_REFUSED,
             actor=actor,
             section=locked,
-            data={"rank": candidate.rank, "notice": award.notice["number"], "candidates_left": standing},
+            data={
+                "rank": candidate.rank,
+                "notice": award.notice["number"],
+                "candidates_left": standing,
+                "report_superseded": superseded,
+            },
         )
         to_state, why = (SectionState.PUBLICIZING, "award refused") if standing else (SectionState.FAILED, "no candidate left")
         section_transition(section=locked, to_state=to_state, actor=actor, reason=why)
     section.refresh_from_db()
     return award
+
+
+def award_report_file(*, actor, section, body: str):
+    """The written report to the supervisors (REPORT-15D) of the award that stands: its winner and price come
+    from the award itself, the tenderer writes the rest."""
+    from bidding.evaluation.selectors import award_of
+    from trading.supervision.services.reports import award_report_submit
+
+    award = award_of(section)
+    if award is None:
+        raise TransitionError("TRANSITION", _("确定中标人后方可提交书面报告。"), fields={"state": section.state})
+    return award_report_submit(
+        actor=actor,
+        section=section,
+        award_price_fen=award.candidate.price_fen,
+        winner_name=award.candidate.opening.bid.registration.organization.name,
+        body=body,
+    )
 
 
 def award_notice_verify(award: Award) -> bool:

@@ -25,7 +25,7 @@ def award_report_submit(*, actor, section, award_price_fen: int, winner_name: st
         locked = lock_section(section.pk)
         if locked.state not in REPORTABLE:
             raise DomainError("REPORT-STATE", _("确定中标人后方可提交书面报告。"))
-        if AwardReport.objects.filter(section=locked).exists():
+        if AwardReport.objects.current().filter(section=locked).exists():
             raise DomainError("REPORT-FILED", _("该标段的书面报告已提交。"))
         report = AwardReport.objects.create(
             section=locked,
@@ -43,3 +43,9 @@ def award_report_submit(*, actor, section, award_price_fen: int, winner_name: st
         )
         feed_publish(kind="report.filed", payload={"section": locked.public_id, "award_price_fen": award_price_fen})
     return report
+
+
+def award_report_supersede(*, section, at) -> bool:
+    """The winner the current report names gave up or refused to sign: that report no longer stands, and the next
+    award is reported anew within its own 15 days (REPORT-15D). Called inside the refusal's transaction."""
+    return AwardReport.objects.current().filter(section=section).update(superseded_at=at) > 0
