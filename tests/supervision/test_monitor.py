@@ -200,13 +200,14 @@ def test_REPORT_15D_a_report_whose_winner_refused_no_longer_counts(section, make
         )
 
 
-def test_REPORT_15D_land_and_property_sales_are_not_under_the_bidding_law(make_user):
+def test_REPORT_15D_and_CONTRACT_30D_land_and_property_sales_are_not_under_the_bidding_law(section):
     from trading.models import TransactionType
 
-    sale = SectionFactory(project__transaction_type=TransactionType.LAND)
-    move(sale, SectionState.AWARDED, days_ago=16)
+    for kind in (TransactionType.LAND, TransactionType.PROPERTY):
+        move(SectionFactory(project__transaction_type=kind), SectionState.AWARDED, days_ago=31)
+    move(section, SectionState.AWARDED, days_ago=31)  # a tender beside them: both alerts
     scan_run()
-    assert not Alert.objects.filter(rule="REPORT-15D").exists()
+    assert sorted(Alert.objects.values_list("rule", "section_id")) == [("CONTRACT-30D", section.pk), ("REPORT-15D", section.pk)]
 
 
 def test_a_check_another_app_registers_blocks_its_transition_and_raises_the_alert(section, monkeypatch):

@@ -169,9 +169,14 @@ def _contract_breach(section, award_at, *, late: bool) -> Breach:
     )
 
 
+def tenders():
+    """Sections under the Bidding Law (Law 46, 47): land and property sales follow the Auction Law instead."""
+    return Section.objects.exclude(project__transaction_type__in=SALE_TYPES)
+
+
 def contract_30d_scan(*, now):
     days = figure_or("CONTRACT-30D", "days", 30)
-    sections = list(Section.objects.filter(state=SectionState.AWARDED))
+    sections = list(tenders().filter(state=SectionState.AWARDED))
     awarded = awarded_at([s.pk for s in sections])
     for section in sections:
         at = awarded.get(section.pk)
@@ -194,9 +199,7 @@ def report_15d_scan(*, now):
     from trading.supervision.models import AwardReport
 
     reported = AwardReport.objects.current().filter(section=OuterRef("pk"))
-    # Law 47 binds tenders (招标); land and property sales are not under it.
-    tenders = Section.objects.exclude(project__transaction_type__in=SALE_TYPES)
-    sections = list(tenders.filter(state__in=states).exclude(Exists(reported)))
+    sections = list(tenders().filter(state__in=states).exclude(Exists(reported)))
     awarded = awarded_at([s.pk for s in sections])
     for section in sections:
         at = awarded.get(section.pk)
