@@ -6,7 +6,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bidding.evaluation import selectors
-from bidding.evaluation.services.scoring import scores_submit
+from bidding.evaluation.services import expert_keys
+from bidding.evaluation.services.scoring import scores_statement, scores_submit
 from trading import selectors as trading_selectors
 from trading.errors import NotAllowed
 
@@ -65,30 +66,75 @@ class MySeats(APIView):
         return Response(self.ExpertSeatOut(selectors.my_seats(user=request.user).order_by("-invited_at"), many=True).data)
 
 
-class ScoresSubmit(APIView):
-    """An expert's scores for every valid bid, signed by the platform once accepted."""
+class ExpertScoresIn(serializers.Serializer):
+    scores = serializers.DictField(child=serializers.DictField())
+    rejections = serializers.DictField(child=serializers.DictField(), required=False, default=dict)
+    dissent = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ScoresStatement(APIView):
+    """The canonical statement of these scores, checked, for the expert to sign with its own key; nothing is stored."""
 
     permission_classes = [permissions.IsAuthenticated]
 
-    class ExpertScoresIn(serializers.Serializer):
-        scores = serializers.DictField(child=serializers.DictField())
-        rejections = serializers.DictField(child=serializers.DictField(), required=False, default=dict)
-        dissent = serializers.CharField(required=False, allow_blank=True, default="")
+    class StatementOut(serializers.Serializer):
+        statement = serializers.CharField()
+        label = serializers.CharField(help_text="sign UTF-8(label + statement) with ECDSA P-256 / SHA-256")
+
+    @extend_schema(request=ExpertScoresIn, responses=StatementOut)
+    def post(self, request, public_id):
+        section = trading_selectors.section_get(user=request.user, public_id=public_id)
+        data = ExpertScoresIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        statement = scores_statement(user=request.user, draw=selectors.draw_of(section), **data.validated_data)
+        return Response({"statement": statement.decode(), "label": expert_keys.STATEMENT_LABEL.decode()})
+
+
+class ScoresSubmit(APIView):
+    """An expert's scores for every valid bid, signed by the expert's own key and countersigned by the platform."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    class SignedScoresIn(ExpertScoresIn):
+        expert_signature = serializers.CharField(required=False, allow_blank=True, default="")
 
     class ScoreSubmissionOut(serializers.Serializer):
         seat = serializers.IntegerField(source="member.seat")
         canonical_sha256 = serializers.CharField()
         signature = serializers.CharField()
         key_id = serializers.CharField()
+        expert_signature = serializers.CharField()
+        expert_key = serializers.CharField()
         submitted_at = serializers.DateTimeField()
 
-    @extend_schema(request=ExpertScoresIn, responses={201: ScoreSubmissionOut})
+    @extend_schema(request=SignedScoresIn, responses={201: ScoreSubmissionOut})
     def post(self, request, public_id):
         section = trading_selectors.section_get(user=request.user, public_id=public_id)
-        data = self.ExpertScoresIn(data=request.data)
+        data = self.SignedScoresIn(data=request.data)
         data.is_valid(raise_exception=True)
         submission = scores_submit(user=request.user, draw=selectors.draw_of(section), **data.validated_data)
         return Response(self.ScoreSubmissionOut(submission).data, status=status.HTTP_201_CREATED)
+
+
+class ExpertSigningKey(APIView):
+    """The signed-in expert registers the public key its browser made (or a new one, its old key lost)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    class KeyIn(serializers.Serializer):
+        signing_public_key = serializers.CharField()
+
+    class KeyOut(serializers.Serializer):
+        code = serializers.CharField()
+        signing_public_key = serializers.CharField()
+        signing_key_registered_at = serializers.DateTimeField()
+
+    @extend_schema(request=KeyIn, responses=KeyOut)
+    def post(self, request):
+        data = self.KeyIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        expert = expert_keys.expert_key_register(user=request.user, public_key=data.validated_data["signing_public_key"])
+        return Response(self.KeyOut(expert).data)
 
 
 class CollusionFlags(APIView):

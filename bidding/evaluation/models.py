@@ -44,6 +44,10 @@ class Expert(models.Model):
     available = models.BooleanField(_("可参加评标"), default=True)
     unavailable_until = models.DateField(_("暂不可参加至"), null=True, blank=True)
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    # The expert's own ECDSA P-256 public key (base64url SEC1): its private key stays in the expert's browser,
+    # so a score submission signed with it could not have been made by the platform (services/expert_keys.py).
+    signing_public_key = models.TextField(_("签名公钥"), blank=True)
+    signing_key_registered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -185,7 +189,8 @@ class EvaluationScheme(models.Model):
 
 
 class ScoreSubmission(models.Model):
-    """One expert's scores of every valid bid, submitted once and signed by the platform over the canonical text."""
+    """One expert's scores of every valid bid, submitted once: signed by the expert over its statement and by the
+    platform over the whole canonical text (the statement, the expert's signature and the time)."""
 
     member = models.OneToOneField(CommitteeMember, on_delete=models.PROTECT, related_name="submission")
     scores = models.JSONField()  # {opening_id: {criterion key: points}}
@@ -194,6 +199,10 @@ class ScoreSubmission(models.Model):
     canonical_sha256 = models.CharField(max_length=64)
     signature = models.CharField(max_length=128)
     key_id = models.CharField(max_length=64)
+    # The expert's own signature over its statement (services/expert_keys.py), and the public key it verifies
+    # with, kept here: the expert may register a new key later.
+    expert_signature = models.CharField(max_length=128, blank=True)
+    expert_key = models.CharField(max_length=100, blank=True)
     submitted_at = models.DateTimeField()
 
     def __str__(self):

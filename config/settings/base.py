@@ -161,6 +161,9 @@ ESCROW_PAYER_KEY = env("ESCROW_PAYER_KEY", default="")
 OPENED_PARTS_KEY = env("OPENED_PARTS_KEY", default="")
 # Seals each expert draw's seed until it is revealed (bidding.evaluation.seed); base64 of 32 bytes.
 EVALUATION_SEED_KEY = env("EVALUATION_SEED_KEY", default="")
+# Experts sign their scores with keys of their own (bidding.evaluation.services.expert_keys); production
+# requires it: an expert without a key makes one on the scoring page before submitting.
+EVALUATION_EXPERT_SIGNATURES_REQUIRED = env.bool("EVALUATION_EXPERT_SIGNATURES_REQUIRED", default=False)
 
 # --- Files ----------------------------------------------------------------
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")

@@ -86,6 +86,7 @@ def report_document(draw: ExpertDraw, *, now) -> tuple[dict, list]:
                 "sha256": s.canonical_sha256,
                 "signature": s.signature,
                 "key_id": s.key_id,
+                **({"expert_signature": s.expert_signature, "expert_key": s.expert_key} if s.expert_signature else {}),
             }
             for s in submissions
         ],

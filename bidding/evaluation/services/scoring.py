@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 
 from bidding.evaluation import tally as pure
 from bidding.evaluation.models import CommitteeMember, EvaluationScheme, ExpertDraw, ScoreSubmission
+from bidding.evaluation.services import expert_keys
 from bidding.evaluation.services.draw import lock_draw
 from bidding.models import BidOpening
 from trading import policy, signing
@@ -99,47 +100,72 @@ def _check(scheme, openings, scores: dict, rejections: dict) -> tuple[dict, dict
     return clean_scores, clean_rejections
 
 
-def scores_submit(*, user, draw: ExpertDraw, scores: dict, rejections: dict, dissent: str = "") -> ScoreSubmission:
-    """One expert's scores for every valid bid, alone and once; the platform signs the canonical text with the session."""
+def _statement(draw: ExpertDraw, member: CommitteeMember, scheme, scores: dict, rejections: dict, dissent: str) -> dict:
+    """What the expert signs: its checked scores in the session, without the time (the platform adds that)."""
+    return {
+        "section": draw.section.public_id,
+        "draw_commitment": draw.commitment,
+        "seat": member.seat,
+        "expert": member.expert.code,
+        "session_started_at": draw.session_started_at.isoformat(),
+        "scheme": {"method": scheme.method, "price_points": scheme.price_points, "criteria": scheme.criteria},
+        "scores": scores,
+        "rejections": rejections,
+        "dissent": dissent,
+    }
+
+
+def _checked_statement(user, draw: ExpertDraw, scores: dict, rejections: dict, dissent: str):
+    member = policy.sitting_member(user, draw)
+    if not policy.can_evaluate(user, draw) or member is None:
+        raise NotAllowed("NOT-ALLOWED", _("只有评标委员会成员在评标期间可以评分。"))
+    if ScoreSubmission.objects.filter(member=member).exists():
+        raise TransitionError("EVAL-SUBMITTED", _("评分已提交并签名，不能修改。"))
+    scheme = scheme_of(draw.section)
+    clean_scores, clean_rejections = _check(scheme, valid_openings(draw.section), scores, rejections)
+    return member, _statement(draw, member, scheme, clean_scores, clean_rejections, dissent.strip())
+
+
+def scores_statement(*, user, draw: ExpertDraw, scores: dict, rejections: dict, dissent: str = "") -> bytes:
+    """The canonical statement of these scores for the expert to sign with its own key (nothing is stored)."""
+    return canonical_json(_checked_statement(user, draw, scores, rejections, dissent)[1])
+
+
+def _document(statement: dict, submitted_at, expert_signature: str, expert_key: str) -> dict:
+    """What the platform signs: the statement, the expert's signature over it (when signed) and the time."""
+    signed = {"expert_signature": expert_signature, "expert_key": expert_key} if expert_signature else {}
+    return {**statement, **signed, "submitted_at": submitted_at.isoformat()}
+
+
+def scores_submit(
+    *, user, draw: ExpertDraw, scores: dict, rejections: dict, dissent: str = "", expert_signature: str = ""
+) -> ScoreSubmission:
+    """One expert's scores for every valid bid, alone and once: signed by the expert's own key over the statement
+    (required once it has one: services/expert_keys.py), countersigned by the platform with the time."""
     with transaction.atomic():
         locked = lock_draw(draw.pk)
-        member = policy.sitting_member(user, locked)
-        if not policy.can_evaluate(user, locked) or member is None:
-            raise NotAllowed("NOT-ALLOWED", _("只有评标委员会成员在评标期间可以评分。"))
-        if ScoreSubmission.objects.filter(member=member).exists():
-            raise TransitionError("EVAL-SUBMITTED", _("评分已提交并签名，不能修改。"))
-        scheme = scheme_of(locked.section)
-        openings = valid_openings(locked.section)
-        clean_scores, clean_rejections = _check(scheme, openings, scores, rejections)
+        member, statement = _checked_statement(user, locked, scores, rejections, dissent)
+        expert_key = expert_keys.statement_check(member.expert, canonical_json(statement), expert_signature)
+        expert_signature = expert_signature if expert_key else ""
         now = timezone.now()
-        document = {
-            "section": locked.section.public_id,
-            "draw_commitment": locked.commitment,
-            "seat": member.seat,
-            "expert": member.expert.code,
-            "session_started_at": locked.session_started_at.isoformat(),
-            "scheme": {"method": scheme.method, "price_points": scheme.price_points, "criteria": scheme.criteria},
-            "scores": clean_scores,
-            "rejections": clean_rejections,
-            "dissent": dissent.strip(),
-            "submitted_at": now.isoformat(),
-        }
-        canonical = canonical_json(document)
+        canonical = canonical_json(_document(statement, now, expert_signature, expert_key))
         submission = ScoreSubmission.objects.create(
             member=member,
-            scores=clean_scores,
-            rejections=clean_rejections,
-            dissent=dissent.strip(),
+            scores=statement["scores"],
+            rejections=statement["rejections"],
+            dissent=statement["dissent"],
             canonical_sha256=hashlib.sha256(canonical).hexdigest(),
             signature=signing.sign(submission_message(canonical)),
             key_id=signing.key_id(),
+            expert_signature=expert_signature,
+            expert_key=expert_key,
             submitted_at=now,
         )
         audit_append(
             event=AuditEvent.SCORES_SUBMITTED,
             actor=user,
             section=locked.section,
-            data={"seat": member.seat, "sha256": submission.canonical_sha256},
+            data={"seat": member.seat, "sha256": submission.canonical_sha256, "expert_signed": bool(expert_key)},
         )
     return submission
 
@@ -148,25 +174,26 @@ def submission_document(submission: ScoreSubmission) -> dict:
     """The canonical document a submission's signature covers (rebuilt from the stored rows)."""
     member = submission.member
     draw = member.draw
-    scheme = scheme_of(draw.section)
-    return {
-        "section": draw.section.public_id,
-        "draw_commitment": draw.commitment,
-        "seat": member.seat,
-        "expert": member.expert.code,
-        "session_started_at": draw.session_started_at.isoformat(),
-        "scheme": {"method": scheme.method, "price_points": scheme.price_points, "criteria": scheme.criteria},
-        "scores": submission.scores,
-        "rejections": submission.rejections,
-        "dissent": submission.dissent,
-        "submitted_at": submission.submitted_at.isoformat(),
-    }
+    statement = _statement(draw, member, scheme_of(draw.section), submission.scores, submission.rejections, submission.dissent)
+    return _document(statement, submission.submitted_at, submission.expert_signature, submission.expert_key)
+
+
+def submission_statement(submission: ScoreSubmission) -> bytes:
+    """The canonical statement the expert's own signature covers."""
+    member = submission.member
+    scheme = scheme_of(member.draw.section)
+    return canonical_json(_statement(member.draw, member, scheme, submission.scores, submission.rejections, submission.dissent))
 
 
 def submission_verify(submission: ScoreSubmission) -> bool:
+    """The platform's signature over the whole submission, and the expert's over its statement where it signed."""
     canonical = canonical_json(submission_document(submission))
-    return hashlib.sha256(canonical).hexdigest() == submission.canonical_sha256 and signing.verify(
-        submission_message(canonical), submission.signature
+    if hashlib.sha256(canonical).hexdigest() != submission.canonical_sha256:
+        return False
+    if not signing.verify(submission_message(canonical), submission.signature):
+        return False
+    return not submission.expert_signature or expert_keys.statement_verify(
+        submission.expert_key, submission_statement(submission), submission.expert_signature
     )
 
 
