@@ -53,6 +53,19 @@ class ContractForm(forms.Form):
     )
 
 
+# The scoring page's script says these (static/evaluation/scoring.js), in the page's language.
+SCORING_TEXT = {
+    "kept": gettext_lazy("签名密钥保存在本浏览器（不可导出）；提交评分时用它签名。"),
+    "made": gettext_lazy("已在本浏览器生成签名密钥并登记公钥。请下载备份并妥善保管。"),
+    "missing": gettext_lazy("本浏览器没有您登记的签名私钥：请用密钥备份文件恢复，或生成新密钥（旧密钥不再用于签名）。"),
+    "replace": gettext_lazy("生成新密钥并登记？之后只能用新密钥签名。"),
+    "otherKey": gettext_lazy("该备份文件中的密钥不是您登记的签名密钥。"),
+    "noKey": gettext_lazy("还没有可用的签名密钥。"),
+    "passphrase": gettext_lazy("为备份文件设置口令（至少12位）"),
+    "passphraseShort": gettext_lazy("口令至少12位。"),
+}
+
+
 @login_required
 def experts_page(request):
     """The pool (staff): list, and import from CSV with a report of the bad rows."""
@@ -208,6 +221,8 @@ def expert_section(request, public_id):
         else [],
         "all_in": all_in,
         "submissions": selectors.submissions_list(user=request.user, draw=draw) if all_in else [],
+        "expert": getattr(request.user, "expert_profile", None),
+        "scoring_text": SCORING_TEXT,
     }
     return render(request, "evaluation/expert_section.html", context)
 

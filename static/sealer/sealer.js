@@ -445,6 +445,14 @@ export async function importKeyFile(file, passphrase) {
   return describeKeys(signing, encryption);
 }
 
+/**
+ * Sign bytes with the keys' ECDSA P-256 private key (SHA-256): base64url of r || s (IEEE P1363), as the
+ * manifest's signature. Experts sign their score statements this way (bidding.evaluation.services.expert_keys).
+ */
+export async function signBytes(keys, bytes) {
+  return b64urlEncode(new Uint8Array(await subtle.sign(SIGN_ALG, keys.signing.privateKey, toBytes(bytes))));
+}
+
 // ---------------------------------------------------------------------------
 // IndexedDB persistence (CryptoKey objects are structured-cloneable; the
 // private keys stay non-extractable in storage too)

@@ -10,6 +10,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from bidding.evaluation.models import CommitteeMember, EvaluationReport, ExpertDraw, Publicity, ScoreSubmission
+from bidding.evaluation.services.scoring import submission_verify
 from tests.evaluation.factories import ExpertFactory, SpecialtyFactory, opened_section
 from trading.models import Role, SectionState
 
@@ -92,6 +93,16 @@ def test_from_the_draw_to_the_award_notice(live_server, browser, make_user):
 
     for n, page in enumerate(pages.values()):
         page.goto(f"{base}/expert/sections/{section.public_id}/")
+        # The page makes the expert's own signing key in this browser and registers its public key.
+        page.wait_for_function("document.querySelector('[data-testid=key-status]').textContent.includes('已在本浏览器生成')")
+        if n == 0:  # the same expert in another browser: its key is not there; restore the backup or make a new one
+            other = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+            other.add_cookies(page.context.cookies())  # signed in, but this browser's storage is empty
+            elsewhere = other.new_page()
+            elsewhere.goto(f"{base}/expert/sections/{section.public_id}/")
+            elsewhere.wait_for_selector("#key-restore:not([hidden])")
+            assert "没有您登记的签名私钥" in elsewhere.get_by_test_id("key-status").inner_text()
+            elsewhere.context.close()
         for bid in range(1, 5):
             page.get_by_test_id(f"score-{bid}-technical").fill(str(28 + n + bid))
             page.get_by_test_id(f"score-{bid}-schedule").fill("8")
@@ -99,6 +110,11 @@ def test_from_the_draw_to_the_award_notice(live_server, browser, make_user):
         page.get_by_test_id("submit-scores").click()
         page.wait_for_selector("[data-testid=signed]")
     assert ScoreSubmission.objects.count() == 5
+    for submission in ScoreSubmission.objects.select_related("member__expert"):  # signed in the browser by each expert
+        assert submission.expert_signature and submission.expert_key == submission.member.expert.signing_public_key
+        assert submission_verify(submission)
+    first = next(iter(pages.values())).get_by_test_id("expert-signature").inner_text()
+    assert first == ScoreSubmission.objects.order_by("submitted_at").first().expert_signature  # shown to the expert
     last = list(pages.values())[-1]
     last.reload()
     assert last.get_by_test_id("all-scores").locator("tr").count() == 6  # header + five experts, once all are in
