@@ -87,7 +87,9 @@ def report_pdf(document: dict, *, sha256: str, signature: str) -> bytes:
             lines.append(f"{bidder}：否决（{rejection['code']}）{rejection['reason']}")
         if sub["dissent"]:
             lines.append(f"保留意见：{sub['dissent']}")
-        lines.append(f"签名（Ed25519）：{sub['signature']}")
+        if sub.get("expert_signature"):
+            lines.append(f"专家签名（ECDSA P-256）：{sub['expert_signature']}")
+        lines.append(f"平台签名（Ed25519）：{sub['signature']}")
         story.append(Paragraph("<br/>".join(escape(line) for line in lines), body))
         story.append(Spacer(1, 2 * mm))
     if document["flags"]:

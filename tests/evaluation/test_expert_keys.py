@@ -110,6 +110,8 @@ def test_the_report_carries_each_experts_signature_and_key(staff, session):
     report = report_make(actor=staff, draw=session)
     rows = report.document["submissions"]
     assert rows and all(row["expert_signature"] and row["expert_key"] for row in rows)
+    page = signed_in(Client(), staff).get(f"/sections/{session.section.public_id}/evaluation-report/").content.decode()
+    assert all(row["expert_signature"] in page for row in rows)
 
 
 def test_the_key_is_registered_by_the_expert_only_and_audited(session, make_user):
