@@ -13,6 +13,20 @@ from trading import selectors
 from trading.errors import NotAllowed
 from trading.services.lifecycle import bidding_is_open
 
+# What the bid page's script says (static/bidding/bid_page.js), in the page's language.
+BID_PAGE_TEXT = {
+    "kept": _("密钥已保存在本浏览器（不可导出）。"),
+    "missing": _("本浏览器没有该报名的私钥：请用密钥备份文件恢复或用命令行工具投标。"),
+    "made": _("已在本浏览器生成密钥并登记公钥。请下载备份并妥善保管。"),
+    "passphrase": _("为备份文件设置口令（至少12位）"),
+    "passphraseShort": _("口令至少12位。"),
+    "uploading": _("上传"),
+    "sealing": _("加密"),
+    "received": _("已接收，回执可离线验证"),
+    "badPrice": _("报价格式不正确。"),
+    "withdraw": _("确定撤回投标？截止前可重新提交。"),
+}
+
 
 @login_required
 def bid_page(request, public_id):
@@ -24,6 +38,7 @@ def bid_page(request, public_id):
         "opening_key": getattr(section, "opening_key", None),
         "bid": registration.bids.order_by("-submitted_at").first(),
         "open": bidding_is_open(section),
+        "bid_page_text": BID_PAGE_TEXT,
     }
     return render(request, "bidding/bid_page.html", context)
 

@@ -2,6 +2,7 @@
 import { generateBidderKeys, saveKeys, loadKeys, exportKeyFile, sealEnvelope } from "/static/sealer/sealer.js";
 
 const root = document.getElementById("bid");
+const text = JSON.parse(document.getElementById("bid-page-text").textContent);
 const section = root.dataset.section;
 const code = root.dataset.code;
 const keyName = `sunlight:${section}:${code}`;
@@ -26,11 +27,11 @@ async function api(path, options = {}) {
 async function ensureKeys() {
   let keys = await loadKeys(keyName);
   if (keys && keys.signingPublicKey === root.dataset.signingKey) {
-    $("key-status").textContent = "密钥已保存在本浏览器（不可导出）。";
+    $("key-status").textContent = text.kept;
     return keys;
   }
   if (root.dataset.signingKey && !keys) {
-    $("key-status").textContent = "本浏览器没有该报名的私钥：请用密钥备份文件恢复或用命令行工具投标。";
+    $("key-status").textContent = text.missing;
     return null;
   }
   keys = await generateBidderKeys();
@@ -38,12 +39,12 @@ async function ensureKeys() {
     body: JSON.stringify({ signing_public_key: keys.signingPublicKey, encryption_public_key: keys.encryptionPublicKey }) });
   await saveKeys(keyName, keys);
   root.dataset.signingKey = keys.signingPublicKey;
-  $("key-status").textContent = "已在本浏览器生成密钥并登记公钥。请下载备份并妥善保管。";
+  $("key-status").textContent = text.made;
   const backup = $("backup");
   backup.hidden = false;
   backup.onclick = async () => {
-    const passphrase = prompt("为备份文件设置口令（至少12位）") || "";
-    if (passphrase.length < 12) return say("口令至少12位。");
+    const passphrase = prompt(text.passphrase) || "";
+    if (passphrase.length < 12) return say(text.passphraseShort);
     const blob = await exportKeyFile(keys, passphrase);
     const a = Object.assign(document.createElement("a"), { href: URL.createObjectURL(blob), download: `${code}-keys.json` });
     a.click();
@@ -76,7 +77,7 @@ async function upload(blob) {
       chunk = CHUNK_MIN;
       offset = (await api(`/api/v1/uploads/${created.id}/`)).received;
     }
-    progress(offset, blob.size, "上传");
+    progress(offset, blob.size, text.uploading);
   }
   return api(`/api/v1/uploads/${created.id}/finalize/`, { method: "POST" });
 }
@@ -84,7 +85,7 @@ async function upload(blob) {
 function showReceipt(bid) {
   $("receipt").innerHTML = "";
   const p = document.createElement("p");
-  p.textContent = `已接收：回执签名有效期内可离线验证 · SHA-256 ${bid.digest} · ${bid.submitted_at}`;
+  p.textContent = `${text.received} · SHA-256 ${bid.digest} · ${bid.submitted_at}`;
   p.dataset.testid = "receipt-ok";
   $("receipt").append(p);
   const link = $("receipt-download");
@@ -102,14 +103,14 @@ $("bid-form")?.addEventListener("submit", async (event) => {
     if (!keys) return;
     const [yuan, cents = ""] = $("price").value.trim().split(".");
     const priceFen = Number(yuan) * 100 + Number((cents + "00").slice(0, 2));
-    if (!Number.isSafeInteger(priceFen) || priceFen <= 0) return say("报价格式不正确。");
+    if (!Number.isSafeInteger(priceFen) || priceFen <= 0) return say(text.badPrice);
     const blob = await sealEnvelope({
       section, bidderCode: code, openingPublicKey: root.dataset.openingKey,
       bidderPublicKey: keys.encryptionPublicKey, signingKey: keys.signing.privateKey,
       signingPublicKey: keys.signingPublicKey,
       form: { price_fen: priceFen, currency: "CNY", duration_days: Number($("duration").value), fields: {} },
       files: { commercial: $("commercial").files[0], technical: $("technical").files[0] },
-      onProgress: (done, total) => progress(done, total, "加密"),
+      onProgress: (done, total) => progress(done, total, text.sealing),
     });
     showReceipt(await upload(blob));
   } catch (error) {
@@ -118,7 +119,7 @@ $("bid-form")?.addEventListener("submit", async (event) => {
 });
 
 $("withdraw")?.addEventListener("click", async () => {
-  if (!confirm("确定撤回投标？截止前可重新提交。")) return;
+  if (!confirm(text.withdraw)) return;
   try {
     await api(`/api/v1/sections/${section}/bid/withdraw/`, { method: "POST" });
     location.reload();

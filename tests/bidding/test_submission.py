@@ -4,6 +4,7 @@ import io
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -532,3 +533,13 @@ def test_BID_ENCRYPTED_tampered_envelopes_streamed_in_are_refused_and_nothing_is
             upload_finalize(actor=bidder.user, upload_id=upload.pk)
         assert refused.value.code == "BID-ENCRYPTED", name
     assert not Bid.objects.exists()
+
+
+@pytest.mark.parametrize(("language", "expected"), [("zh-hans", "密钥已保存在本浏览器"), ("en", "Keys")])
+def test_the_bid_pages_script_speaks_the_pages_language(bidder, section, language, expected):
+    """The script's messages come from the server's translations (json_script), not from the script."""
+    from django.test import Client
+
+    page = signed_in(Client(), bidder.user).get(f"/sections/{section.public_id}/bid/", HTTP_ACCEPT_LANGUAGE=language)
+    texts = json.loads(re.search(r'<script id="bid-page-text" type="application/json">(.*?)</script>', page.content.decode())[1])
+    assert texts["kept"].startswith(expected) and set(texts) >= {"made", "missing", "received", "withdraw"}

@@ -1,6 +1,8 @@
 """Experts sign their own scores: a key of their own, the statement signed, the platform unable to forge it."""
 
 import hashlib
+import json
+import re
 
 import pytest
 from django.test import Client, override_settings
@@ -142,3 +144,12 @@ def test_the_statement_api_answers_what_the_submit_api_accepts(session):
     assert submitted.status_code == 201, submitted.content
     assert submitted.json()["expert_signature"] == signature
     assert submission_verify(ScoreSubmission.objects.get())
+
+
+def test_the_scoring_pages_script_speaks_the_pages_language(session):
+    client = signed_in(Client(), sitting(session)[0])
+    url = f"/expert/sections/{session.section.public_id}/"
+    for language, expected in (("zh-hans", "签名密钥保存在本浏览器"), ("en", "Your signing key")):
+        page = client.get(url, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        texts = json.loads(re.search(r'<script id="scoring-text" type="application/json">(.*?)</script>', page)[1])
+        assert texts["kept"].startswith(expected)
