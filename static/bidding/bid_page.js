@@ -1,12 +1,12 @@
 // The bidder's page: keys kept in this browser, sealing here, a resumable upload.
-import { generateBidderKeys, saveKeys, loadKeys, exportKeyFile, sealEnvelope } from "/static/sealer/sealer.js";
+import { generateBidderKeys, saveKeys, loadKeys, sealEnvelope } from "/static/sealer/sealer.js";
+import { api, offerKeyBackup, postJSON } from "/static/common/page.js";
 
 const root = document.getElementById("bid");
 const text = JSON.parse(document.getElementById("bid-page-text").textContent);
 const section = root.dataset.section;
 const code = root.dataset.code;
 const keyName = `sunlight:${section}:${code}`;
-const csrf = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="))?.split("=")[1] ?? "";
 // Bytes per PUT. Each request costs the server its checks (some milliseconds), so a fast link sends more at
 // once, about a second's worth; a slow one keeps the progress bar moving. A cut loses nothing already sent:
 // the server keeps what arrived and the upload resumes from there. bench/upload.py sends the same way.
@@ -15,14 +15,6 @@ const nextChunk = (sent, seconds) =>
   Math.min(CHUNK_MAX, Math.max(CHUNK_MIN, Math.round((sent / Math.max(seconds, 0.001)) * CHUNK_SECONDS)));
 const $ = (id) => document.getElementById(id);
 const say = (text) => { $("error").textContent = text; };
-
-async function api(path, options = {}) {
-  const response = await fetch(path, { credentials: "same-origin", ...options,
-    headers: { "X-CSRFToken": csrf, Accept: "application/json", ...(options.headers || {}) } });
-  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
-  if (!response.ok) throw Object.assign(new Error(body ? `${body.code}: ${body.message}` : response.statusText), { body });
-  return body;
-}
 
 async function ensureKeys() {
   let keys = await loadKeys(keyName);
@@ -35,20 +27,12 @@ async function ensureKeys() {
     return null;
   }
   keys = await generateBidderKeys();
-  await api(`/api/v1/sections/${section}/keys/`, { method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ signing_public_key: keys.signingPublicKey, encryption_public_key: keys.encryptionPublicKey }) });
+  await postJSON(`/api/v1/sections/${section}/keys/`,
+    { signing_public_key: keys.signingPublicKey, encryption_public_key: keys.encryptionPublicKey });
   await saveKeys(keyName, keys);
   root.dataset.signingKey = keys.signingPublicKey;
   $("key-status").textContent = text.made;
-  const backup = $("backup");
-  backup.hidden = false;
-  backup.onclick = async () => {
-    const passphrase = prompt(text.passphrase) || "";
-    if (passphrase.length < 12) return say(text.passphraseShort);
-    const blob = await exportKeyFile(keys, passphrase);
-    const a = Object.assign(document.createElement("a"), { href: URL.createObjectURL(blob), download: `${code}-keys.json` });
-    a.click();
-  };
+  offerKeyBackup($("backup"), keys, { filename: `${code}-keys.json`, ask: text.passphrase, tooShort: text.passphraseShort, say });
   return keys;
 }
 

@@ -1,47 +1,29 @@
 // The expert's scoring page: a signing key kept in this browser, the scores signed with it before they are sent.
 // The server checks the scores and answers the statement to sign; the expert's signature goes with the scores,
 // so no one at the platform could have written them (bidding.evaluation.services.expert_keys).
-import { exportKeyFile, generateBidderKeys, importKeyFile, loadKeys, saveKeys, signBytes, utf8 } from "/static/sealer/sealer.js";
+import { generateBidderKeys, importKeyFile, loadKeys, saveKeys, signBytes, utf8 } from "/static/sealer/sealer.js";
+import { offerKeyBackup, postJSON } from "/static/common/page.js";
 
 const root = document.getElementById("expert-key");
 const form = document.querySelector("[data-testid=score-form]");
 const text = JSON.parse(document.getElementById("scoring-text").textContent);
 const keyName = `sunlight:expert:${root.dataset.code}`;
-const csrf = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="))?.split("=")[1] ?? "";
 const $ = (id) => document.getElementById(id);
 const status = (message) => { $("key-status").textContent = message; };
 const say = (message) => { $("score-error").textContent = message; };
 
-async function api(path, body) {
-  const response = await fetch(path, { method: "POST", credentials: "same-origin", body: JSON.stringify(body),
-    headers: { "X-CSRFToken": csrf, Accept: "application/json", "Content-Type": "application/json" } });
-  const answer = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
-  if (!response.ok) throw new Error(answer?.code ? `${answer.code}: ${answer.message}` : response.statusText);
-  return answer;
-}
-
 async function register(keys) {
-  await api("/api/v1/expert/signing-key/", { signing_public_key: keys.signingPublicKey });
+  await postJSON("/api/v1/expert/signing-key/", { signing_public_key: keys.signingPublicKey });
   await saveKeys(keyName, keys);
   root.dataset.publicKey = keys.signingPublicKey;
-}
-
-function offerBackup(keys) {
-  const button = $("key-backup");
-  button.hidden = false;
-  button.onclick = async () => {
-    const passphrase = prompt(text.passphrase) || "";
-    if (passphrase.length < 12) return say(text.passphraseShort);
-    const blob = await exportKeyFile(keys, passphrase);
-    Object.assign(document.createElement("a"), { href: URL.createObjectURL(blob), download: `${root.dataset.code}-signing-key.json` }).click();
-  };
 }
 
 async function newKey() {
   const keys = await generateBidderKeys(); // its signing pair; the encryption pair goes unused
   await register(keys);
   status(text.made);
-  offerBackup(keys);
+  offerKeyBackup($("key-backup"), keys,
+    { filename: `${root.dataset.code}-signing-key.json`, ask: text.passphrase, tooShort: text.passphraseShort, say });
   return keys;
 }
 
@@ -104,9 +86,9 @@ form?.addEventListener("submit", async (event) => {
   try {
     const body = scoresOf(new FormData(form));
     const url = `/api/v1/sections/${root.dataset.section}/scores/`;
-    const { statement, label } = await api(url + "statement/", body);
+    const { statement, label } = await postJSON(url + "statement/", body);
     const expert_signature = await signBytes(keys, utf8(label + statement));
-    await api(url, { ...body, expert_signature });
+    await postJSON(url, { ...body, expert_signature });
     location.reload();
   } catch (error) {
     say(error.message);
