@@ -170,19 +170,20 @@ def scores_submit(
     return submission
 
 
-def submission_document(submission: ScoreSubmission) -> dict:
-    """The canonical document a submission's signature covers (rebuilt from the stored rows)."""
+def _stored_statement(submission: ScoreSubmission) -> dict:
     member = submission.member
-    draw = member.draw
-    statement = _statement(draw, member, scheme_of(draw.section), submission.scores, submission.rejections, submission.dissent)
-    return _document(statement, submission.submitted_at, submission.expert_signature, submission.expert_key)
+    scheme = scheme_of(member.draw.section)
+    return _statement(member.draw, member, scheme, submission.scores, submission.rejections, submission.dissent)
+
+
+def submission_document(submission: ScoreSubmission) -> dict:
+    """The canonical document the platform's signature covers (rebuilt from the stored rows)."""
+    return _document(_stored_statement(submission), submission.submitted_at, submission.expert_signature, submission.expert_key)
 
 
 def submission_statement(submission: ScoreSubmission) -> bytes:
     """The canonical statement the expert's own signature covers."""
-    member = submission.member
-    scheme = scheme_of(member.draw.section)
-    return canonical_json(_statement(member.draw, member, scheme, submission.scores, submission.rejections, submission.dissent))
+    return canonical_json(_stored_statement(submission))
 
 
 def submission_verify(submission: ScoreSubmission) -> bool:
