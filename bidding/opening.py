@@ -42,6 +42,7 @@ from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append, audit_append_many, canonical_json
 from trading.audit.models import AuditEntry
 from trading.errors import NotAllowed, RuleViolation, TransitionError
+from trading.later import send_later
 from trading.models import Announcement, AnnouncementKind, Section, SectionState
 from trading.services.lifecycle import section_transition
 
@@ -118,7 +119,7 @@ def _name_of(registration) -> dict:
 def _schedule_advance(ceremony_id: int, countdown: float = 0) -> None:
     from bidding.tasks import opening_advance_task
 
-    transaction.on_commit(lambda: opening_advance_task.apply_async((ceremony_id,), countdown=countdown or None), robust=True)
+    transaction.on_commit(lambda: send_later(opening_advance_task, (ceremony_id,), countdown=countdown), robust=True)
 
 
 def _schedule_open(bid_opening_ids: list[int]) -> None:
