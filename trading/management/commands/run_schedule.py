@@ -36,6 +36,7 @@ class Command(BaseCommand):
         from config.celery import app
 
         app.loader.import_default_modules()  # every app's tasks module: the schedule names them
+        logging.getLogger("celery.app.trace").setLevel(logging.WARNING)  # not a line per tick on the console
         entries = {name: (app.tasks[e["task"]], _every(e["schedule"])) for name, e in settings.CELERY_BEAT_SCHEDULE.items()}
         due = dict.fromkeys(entries, 0.0)
         stop = time.monotonic() + seconds if seconds else None
