@@ -26,9 +26,7 @@ run: $(STAMP) ## install, migrate, load the demo data and serve HTTP + websocket
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	@# No beat or worker in the embedded default: the schedule (deadlines, sales' clock, watchdogs) runs beside.
-	$(BIN)/python manage.py run_schedule & trap 'kill $$!' EXIT INT TERM; \
-	  $(BIN)/uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT)
+	$(BIN)/uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT)
 
 test: $(STAMP) chromium ## run every test (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
 	$(BIN)/ruff check .

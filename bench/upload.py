@@ -279,6 +279,7 @@ def main():
         # requests count against both scopes, by address), it would time the 429 answers instead of the list.
         env = {**os.environ, "API_THROTTLE_ANON": "1000000/min", "API_THROTTLE_USER": "1000000/min"}
         env["DJANGO_DEBUG"] = "false"  # as deployed: no query log, no debug pages
+        env["EMBEDDED_SCHEDULE"] = "false"  # as deployed: the scheduled jobs run on Celery beat, not in the server
         bin_dir = Path(sys.executable).parent
         server = subprocess.Popen(
             [str(bin_dir / "uvicorn"), "config.asgi:application", "--port", str(PORT), "--log-level", "warning"],

@@ -13,6 +13,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from bidding.auction.routing import websocket_urlpatterns as auction_websocket_urlpatterns  # noqa: E402
 from bidding.upload_stream import UploadStreamRouter  # noqa: E402
 from livestream.routing import websocket_urlpatterns  # noqa: E402
+from trading.schedule import lifespan  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -21,5 +22,6 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns + auction_websocket_urlpatterns))
         ),
+        "lifespan": lifespan,  # the embedded default's schedule (trading/schedule.py)
     }
 )

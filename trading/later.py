@@ -2,8 +2,8 @@
 
 With eager tasks (the embedded default that `make run` uses: no broker, no worker, no beat) Celery runs a
 task at once and ignores its countdown. A task that reschedules itself until its time has come (the
-opening's paced read-out) would then call itself again and again until the stack overflows. Here a
-timer thread of this process waits out the countdown instead.
+opening's paced read-out) would then call itself again and again until the stack overflows. Here the
+ASGI process's loop (trading.schedule), or else a timer thread, waits out the countdown instead.
 """
 
 import threading
@@ -16,6 +16,10 @@ def send_later(task, args: tuple, *, countdown: float = 0) -> None:
     if not countdown or not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
         task.apply_async(args, countdown=countdown or None)
         return
+    from trading import schedule
+
+    if schedule.apply_later(task, args, countdown):
+        return  # its live events go through the server's own loop and channel layer
 
     def run() -> None:
         try:
