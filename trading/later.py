@@ -9,7 +9,6 @@ ASGI process's loop (trading.schedule), or else a timer thread, waits out the co
 import threading
 
 from django.conf import settings
-from django.db import connections
 
 
 def send_later(task, args: tuple, *, countdown: float = 0) -> None:
@@ -21,12 +20,6 @@ def send_later(task, args: tuple, *, countdown: float = 0) -> None:
     if schedule.apply_later(task, args, countdown):
         return  # its live events go through the server's own loop and channel layer
 
-    def run() -> None:
-        try:
-            task.apply(args)
-        finally:
-            connections.close_all()  # this thread's own database connection
-
-    timer = threading.Timer(countdown, run)
+    timer = threading.Timer(countdown, schedule.apply_logged, (task, args))
     timer.daemon = True  # the process may stop meanwhile: the opening watchdog picks the ceremony up again
     timer.start()

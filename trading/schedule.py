@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connections
 
 log = logging.getLogger(__name__)
 _loop: asyncio.AbstractEventLoop | None = None  # the ASGI process's loop, once its schedule runs
@@ -30,13 +30,14 @@ def _every(schedule) -> float:
     raise ValueError(f"only interval schedules run here, not {schedule!r}: use Celery beat")
 
 
-def _apply(task, args: tuple = ()) -> None:
+def apply_logged(task, args: tuple = ()) -> None:
+    """Run a task here and now; a failure is logged, not raised (the next turn or the watchdog tries again)."""
     try:
         task.apply(args, throw=True)
     except Exception:
         log.exception("scheduled task %s failed", task.name)
     finally:
-        close_old_connections()  # this thread's connection, as a request's
+        connections.close_all()  # this thread's own connections: it may be a timer's, which ends here
 
 
 async def run_schedule(*, seconds: float = 0) -> None:
@@ -51,7 +52,7 @@ async def run_schedule(*, seconds: float = 0) -> None:
         for name, (task, every) in entries.items():
             if time.monotonic() >= due[name]:
                 due[name] = time.monotonic() + every
-                await sync_to_async(_apply, thread_sensitive=False)(task)
+                await sync_to_async(apply_logged, thread_sensitive=False)(task)
         wait = min(due.values()) - time.monotonic()
         if stop is not None:
             wait = min(wait, stop - time.monotonic())
@@ -65,7 +66,7 @@ def apply_later(task, args: tuple, countdown: float) -> bool:
         return False
 
     def start() -> None:
-        loop.create_task(sync_to_async(_apply, thread_sensitive=False)(task, args))
+        loop.create_task(sync_to_async(apply_logged, thread_sensitive=False)(task, args))
 
     loop.call_soon_threadsafe(loop.call_later, countdown, start)
     return True
