@@ -42,8 +42,8 @@ from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append, audit_append_many, canonical_json
 from trading.audit.models import AuditEntry
 from trading.errors import NotAllowed, RuleViolation, TransitionError
-from trading.later import send_later
 from trading.models import Announcement, AnnouncementKind, Section, SectionState
+from trading.schedule import send_later
 from trading.services.lifecycle import section_transition
 
 C = OpeningCeremony.State

@@ -7,10 +7,15 @@ simulator's notifications or take audit checkpoints. The ASGI process runs the s
 the websocket viewers through this process's in-memory channel layer. Each entry of CELERY_BEAT_SCHEDULE
 runs at its interval, every one once at the start; one that fails is logged and runs again at its next
 turn. A deployment runs Celery beat instead, which sends the same entries to the workers.
+
+send_later: eager Celery also ignores a task's countdown, so a task that reschedules itself until its time
+has come (the opening's paced read-out) would call itself until the stack overflows. The server's loop,
+or else a timer thread, waits out the countdown instead.
 """
 
 import asyncio
 import logging
+import threading
 import time
 from datetime import timedelta
 
@@ -59,17 +64,22 @@ async def run_schedule(*, seconds: float = 0) -> None:
         await asyncio.sleep(max(0.01, wait))
 
 
-def apply_later(task, args: tuple, countdown: float) -> bool:
-    """On the ASGI process's loop, when its schedule runs there: True if taken."""
+def send_later(task, args: tuple, *, countdown: float = 0) -> None:
+    """A task after `countdown` seconds, also where no worker can hold it until then (eager tasks)."""
+    if not countdown or not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+        task.apply_async(args, countdown=countdown or None)
+        return
     loop = _loop
-    if loop is None or loop.is_closed():
-        return False
+    if loop is not None and not loop.is_closed():  # its live events go through the server's own channel layer
 
-    def start() -> None:
-        loop.create_task(sync_to_async(apply_logged, thread_sensitive=False)(task, args))
+        def start() -> None:
+            loop.create_task(sync_to_async(apply_logged, thread_sensitive=False)(task, args))
 
-    loop.call_soon_threadsafe(loop.call_later, countdown, start)
-    return True
+        loop.call_soon_threadsafe(loop.call_later, countdown, start)
+        return
+    timer = threading.Timer(countdown, apply_logged, (task, args))
+    timer.daemon = True  # the process may stop meanwhile: the opening watchdog picks the ceremony up again
+    timer.start()
 
 
 async def lifespan(scope, receive, send) -> None:

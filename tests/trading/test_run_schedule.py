@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from tests.factories import SectionFactory
 from trading.audit.models import Checkpoint
-from trading.later import send_later
 from trading.models import Section, SectionState
+from trading.schedule import send_later
 from trading.services.sections import section_publish
 from trading.tasks import lifecycle_tick
 
