@@ -435,10 +435,31 @@ def _envelope_head(manifest: dict, signature: str) -> bytes:
     return MAGIC + len(header).to_bytes(4, "big") + header
 
 
+def sign_raw(private_key: ec.EllipticCurvePrivateKey, message: bytes) -> str:
+    """ECDSA P-256 / SHA-256 over `message`, as raw r || s in base64url: what WebCrypto makes and checks."""
+    r, s = decode_dss_signature(private_key.sign(message, ec.ECDSA(hashes.SHA256())))
+    return b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+
+def signature_fault(public_key: ec.EllipticCurvePublicKey, message: bytes, signature: str) -> str | None:
+    """Why `signature` (sign_raw's form) does not verify `message` under `public_key`; None when it does."""
+    try:
+        raw = b64url_decode(signature)
+    except ValueError:
+        return "the signature is not base64url"
+    if len(raw) != 64:
+        return "the signature must be 64 bytes (r || s)"
+    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    try:
+        public_key.verify(der, message, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return "mismatch"
+    return None
+
+
 def sign_manifest(*, signing_private_key: ec.EllipticCurvePrivateKey, manifest: dict) -> str:
     """ECDSA P-256 / SHA-256 over the manifest's canonical JSON, as raw r || s in base64url."""
-    r, s = decode_dss_signature(signing_private_key.sign(canonical_json(manifest), ec.ECDSA(hashes.SHA256())))
-    return b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+    return sign_raw(signing_private_key, canonical_json(manifest))
 
 
 def seal(
@@ -683,17 +704,11 @@ def inspect(stream: BinaryIO) -> EnvelopeHeader:
 
 
 def verify_signature(manifest: dict, signature: str, signing_public_key: ec.EllipticCurvePublicKey) -> None:
-    try:
-        raw = b64url_decode(signature)
-    except ValueError as error:
-        raise bad("the signature is not base64url") from error
-    if len(raw) != 64:
-        raise bad("the signature must be 64 bytes (r || s)")
-    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
-    try:
-        signing_public_key.verify(der, canonical_json(manifest), ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature as error:
-        raise bad("the manifest's signature does not verify with the registered signing key") from error
+    fault = signature_fault(signing_public_key, canonical_json(manifest), signature)
+    if fault == "mismatch":
+        raise bad("the manifest's signature does not verify with the registered signing key")
+    if fault:
+        raise bad(fault)
 
 
 class EnvelopeVerifier:

@@ -7,10 +7,7 @@ the server checked them, without the time) and signs `STATEMENT_LABEL || stateme
 countersigns the whole submission with the time. Signatures are IEEE P1363 (r || s), base64url.
 """
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -49,24 +46,15 @@ def expert_key_register(*, user, public_key: str) -> Expert:
 
 def statement_sign(private_key: ec.EllipticCurvePrivateKey, statement: bytes) -> str:
     """What the browser does (for the command line and tests)."""
-    r, s = decode_dss_signature(private_key.sign(STATEMENT_LABEL + statement, ec.ECDSA(hashes.SHA256())))
-    return envelope.b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+    return envelope.sign_raw(private_key, STATEMENT_LABEL + statement)
 
 
 def statement_verify(public_key: str, statement: bytes, signature: str) -> bool:
     try:
-        raw = envelope.b64url_decode(signature)
         key = envelope.load_public_key(public_key)
     except (ValueError, envelope.EnvelopeError):
         return False
-    if len(raw) != 64:
-        return False
-    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
-    try:
-        key.verify(der, STATEMENT_LABEL + statement, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
-        return False
-    return True
+    return envelope.signature_fault(key, STATEMENT_LABEL + statement, signature) is None
 
 
 def statement_check(expert: Expert, statement: bytes, signature: str) -> str:
