@@ -7,16 +7,12 @@ used once, when the sale ends, to compare the highest offer with the reserve; th
 are then published, so anyone can check them against the commitment made before the first offer.
 """
 
-import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from trading.sealing import sealing_key
+from trading.sealing import seal_text, sealing_key, unseal_text
 
 PREFIX = "r1:"
 
@@ -42,18 +38,14 @@ def _aad(section_public_id: str) -> bytes:
 def reserve_seal(*, section_public_id: str, reserve_fen: int) -> tuple[str, str]:
     """(sealed, commitment) for a reserve entered at set-up; the plaintext is not kept."""
     salt = secrets.token_hex(32)
-    nonce = os.urandom(12)
-    body = json.dumps({"fen": int(reserve_fen), "salt": salt}).encode()
-    sealed = PREFIX + base64.urlsafe_b64encode(nonce + AESGCM(_key()).encrypt(nonce, body, _aad(section_public_id))).decode()
+    body = json.dumps({"fen": int(reserve_fen), "salt": salt})
+    sealed = seal_text(body, key=_key(), aad=_aad(section_public_id), prefix=PREFIX)
     return sealed, commitment(section_public_id=section_public_id, reserve_fen=reserve_fen, salt=salt)
 
 
 def reserve_unseal(*, section_public_id: str, sealed: str, expected_commitment: str) -> tuple[int, str]:
     """(reserve_fen, salt): only for the end-of-sale check; a sealed value that does not match its commitment is refused."""
-    if not sealed.startswith(PREFIX):
-        raise ValueError("not a sealed reserve")
-    raw = base64.urlsafe_b64decode(sealed[len(PREFIX) :])
-    body = json.loads(AESGCM(_key()).decrypt(raw[:12], raw[12:], _aad(section_public_id)))
+    body = json.loads(unseal_text(sealed, key=_key(), aad=_aad(section_public_id), prefix=PREFIX))
     fen, salt = int(body["fen"]), str(body["salt"])
     if not commitment_holds(section_public_id=section_public_id, reserve_fen=fen, salt=salt, expected=expected_commitment):
         raise ValueError("sealed reserve does not match its commitment")
