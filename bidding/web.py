@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 
@@ -25,6 +26,9 @@ BID_PAGE_TEXT = {
     "received": _("已接收，回执可离线验证"),
     "badPrice": _("报价格式不正确。"),
     "withdraw": _("确定撤回投标？截止前可重新提交。"),
+    "chooseKeyFile": _("请选择密钥备份文件。"),
+    "badKeyFile": _("无法读取密钥备份：口令错误或文件不是本平台的密钥备份。"),
+    "otherKey": _("该备份文件中的密钥不是本报名登记的密钥。"),
 }
 
 
@@ -41,6 +45,19 @@ def bid_page(request, public_id):
         "bid_page_text": BID_PAGE_TEXT,
     }
     return render(request, "bidding/bid_page.html", context)
+
+
+@login_required
+def bid_receipt(request, public_id):
+    """The bidder's receipt as the file `python -m bidding.cli verify-receipt` reads (receipt, signature, platform key)."""
+    section = selectors.section_get(user=request.user, public_id=public_id)
+    registration = own_registration(actor=request.user, section=section)
+    bid = registration.bids.order_by("-submitted_at").first()
+    if bid is None:
+        raise Http404
+    response = JsonResponse(bid.receipt, json_dumps_params={"ensure_ascii": False, "indent": 1})
+    response["Content-Disposition"] = f'attachment; filename="receipt-{registration.bidder_code}.json"'
+    return response
 
 
 class PassphraseForm(forms.Form):

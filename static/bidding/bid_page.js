@@ -1,5 +1,5 @@
 // The bidder's page: keys kept in this browser, sealing here, a resumable upload.
-import { generateBidderKeys, saveKeys, loadKeys, sealEnvelope } from "/static/sealer/sealer.js";
+import { generateBidderKeys, importKeyFile, saveKeys, loadKeys, sealEnvelope } from "/static/sealer/sealer.js";
 import { api, offerKeyBackup, postJSON } from "/static/common/page.js";
 
 const root = document.getElementById("bid");
@@ -24,7 +24,7 @@ async function ensureKeys() {
   }
   if (root.dataset.signingKey && !keys) {
     $("key-status").textContent = text.missing;
-    return null;
+    return restoreKeys();
   }
   keys = await generateBidderKeys();
   await postJSON(`/api/v1/sections/${section}/keys/`,
@@ -35,6 +35,33 @@ async function ensureKeys() {
   offerKeyBackup($("backup"), keys, { filename: `${code}-keys.json`, ask: text.passphrase, tooShort: text.passphraseShort, say });
   return keys;
 }
+
+// Registered from another browser (or this one's storage was cleared): the backup file brings the keys here.
+function restoreKeys() {
+  $("key-restore").hidden = false;
+  return new Promise((resolve) => {
+    $("key-restore-button").onclick = async () => {
+      say("");
+      const file = $("key-file").files[0];
+      if (!file) return say(text.chooseKeyFile);
+      let restored;
+      try {
+        restored = await importKeyFile(file, $("key-passphrase").value);
+      } catch {
+        return say(text.badKeyFile);
+      }
+      if (restored.signingPublicKey !== root.dataset.signingKey) return say(text.otherKey);
+      await saveKeys(keyName, restored);
+      $("key-restore").hidden = true;
+      $("key-passphrase").value = "";
+      $("key-status").textContent = text.kept;
+      resolve(restored);
+    };
+  });
+}
+
+// The server answers times in Asia/Shanghai (+08:00): shown as the page shows them, to the second.
+const shown = (iso) => String(iso).replace("T", " ").slice(0, 19);
 
 function progress(done, total, label) {
   $("progress").value = total ? Math.round((done / total) * 100) : 0;
@@ -69,7 +96,7 @@ async function upload(blob) {
 function showReceipt(bid) {
   $("receipt").innerHTML = "";
   const p = document.createElement("p");
-  p.textContent = `${text.received} · SHA-256 ${bid.digest} · ${bid.submitted_at}`;
+  p.textContent = `${text.received} · SHA-256 ${bid.digest} · ${shown(bid.submitted_at)}`;
   p.dataset.testid = "receipt-ok";
   $("receipt").append(p);
   const link = $("receipt-download");
@@ -83,8 +110,9 @@ $("bid-form")?.addEventListener("submit", async (event) => {
   event.preventDefault();
   say("");
   try {
+    if (!$("key-restore").hidden) return say(text.missing);
     const keys = await keysReady;
-    if (!keys) return;
+    if (!keys) return say(text.missing);
     const [yuan, cents = ""] = $("price").value.trim().split(".");
     const priceFen = Number(yuan) * 100 + Number((cents + "00").slice(0, 2));
     if (!Number.isSafeInteger(priceFen) || priceFen <= 0) return say(text.badPrice);

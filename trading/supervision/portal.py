@@ -10,7 +10,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from trading import selectors as trading_selectors
-from trading.audit.log import checkpoint_document
 from trading.audit.models import Checkpoint
 from trading.models import AnnouncementKind, TransactionType
 from trading.supervision import opendata, selectors, statistics
@@ -78,7 +77,7 @@ def results_page(request):
         "results": trading_selectors.announcements_list(user=request.user, kind=AnnouncementKind.RESULT)[:20],
         "reports": selectors.award_results()[:50],
         "decisions": selectors.complaint_decisions()[:50],
-        "checkpoints": [checkpoint_document(c) for c in Checkpoint.objects.all()[:10]],
+        "checkpoints": Checkpoint.objects.all()[:10],
     }
     return render(request, "supervision/results.html", context)
 

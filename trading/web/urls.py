@@ -1,12 +1,13 @@
 from django.urls import path
 
-from bidding.web import bid_page, custodian_page
+from bidding.web import bid_page, bid_receipt, custodian_page
 from trading.web import views
 
 urlpatterns = [
     path("", views.portal, name="portal"),
     path("sections/<str:public_id>/", views.section_detail, name="section-detail"),
     path("sections/<str:public_id>/bid/", bid_page, name="bid-page"),
+    path("sections/<str:public_id>/bid/receipt/", bid_receipt, name="bid-receipt"),
     path("sections/<str:public_id>/<str:action>/", views.section_action, name="section-action"),
     path("audit/", views.audit_page, name="audit"),
     path("workspace/", views.workspace, name="workspace"),

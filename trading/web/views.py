@@ -11,12 +11,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
 from bidding.services import registration_create
 from trading import policy, selectors
-from trading.audit.log import checkpoint_document
 from trading.audit.models import AuditEntry, Checkpoint
 from trading.errors import DomainError
 from trading.models import Role, SectionState
@@ -63,7 +63,7 @@ def _may_register(user, section) -> bool:
 
 
 def audit_page(request):
-    checkpoints = [checkpoint_document(c) for c in Checkpoint.objects.all()[:20]]
+    checkpoints = Checkpoint.objects.all()[:20]
     entries = selectors.audit_entries_list(user=request.user).order_by("-index")[:50]
     return render(
         request, "trading/audit.html", {"checkpoints": checkpoints, "entries": entries, "size": AuditEntry.objects.count()}
@@ -155,7 +155,8 @@ def workspace(request):
     if role in policy.MANAGING_ROLES:
         context["projects"] = selectors.projects_list(user=user).prefetch_related("sections")
     elif role == Role.BIDDER:
-        context["registrations"] = selectors.registrations_list(user=user)
+        # Its own only: after an opening the policy lets it see the other bidders too, but this list is "mine".
+        context["registrations"] = selectors.registrations_list(user=user).filter(organization_id=user.organization_id)
         context["open_sections"] = sections.filter(state=SectionState.PUBLISHED).exclude(
             registrations__organization_id=user.organization_id
         )
@@ -180,17 +181,17 @@ def section_action(request, public_id, action):
         elif action in ("suspend", "resume"):
             form = ReasonForm(request.POST)
             if not form.is_valid():
-                raise DomainError("REASON-REQUIRED", "须说明理由。")
+                raise DomainError("REASON-REQUIRED", _("须说明理由。"))
             service = section_services.section_suspend if action == "suspend" else section_services.section_resume
             service(actor=request.user, section=section, reason=form.cleaned_data["reason"])
         elif action == "register":
             form = RegistrationForm(request.POST)
             if not form.is_valid():
-                raise DomainError("INVALID", "请填写联系人和联系电话。")
+                raise DomainError("INVALID", _("请填写联系人和联系电话。"))
             registration = registration_create(actor=request.user, section=section, **form.cleaned_data)
-            messages.success(request, f"报名成功，投标人编号 {registration.bidder_code}")
+            messages.success(request, _("报名成功，投标人编号 %(code)s") % {"code": registration.bidder_code})
         else:
-            raise DomainError("UNKNOWN-ACTION", "未知操作。")
+            raise DomainError("UNKNOWN-ACTION", _("未知操作。"))
     except DomainError as error:
         messages.error(request, f"{error.code}: {error.message}")
     return redirect(request.POST.get("back") or "workspace")
