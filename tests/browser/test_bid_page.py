@@ -63,3 +63,55 @@ def test_a_bidder_seals_uploads_and_gets_a_receipt(live_server, page, staff, mak
         for table in connection.introspection.table_names(cursor):
             cursor.execute(f'SELECT * FROM "{table}"')
             assert MARKER not in repr(cursor.fetchall()), table
+
+
+def test_keys_made_elsewhere_are_restored_from_backup_on_a_phone(live_server, page, staff, make_user, tmp_path):
+    """A registration whose keys this browser does not hold (made by the CLI, or another browser) is told so,
+    restores them from the backup file here (a wrong passphrase is refused in words), then seals."""
+    from bidding import envelope as E
+
+    section = section_publish(actor=staff, section=SectionFactory())
+    bidder = make_user(Role.BIDDER)
+    signing, encryption = E.generate_key(), E.generate_key()
+    registration_create(
+        actor=bidder,
+        section=section,
+        contact_name="王五",
+        contact_phone="13700000000",
+        signing_public_key=E.public_key_text(signing.public_key()),
+        encryption_public_key=E.public_key_text(encryption.public_key()),
+    )
+    backup = tmp_path / "keys.json"
+    backup.write_bytes(
+        E.export_key_file(
+            signing_private_key=signing,
+            encryption_private_key=encryption,
+            passphrase="backup-passphrase-2026",
+            iterations=100_000,
+        )
+    )
+    commercial = tmp_path / "c.txt"
+    commercial.write_text(MARKER)
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, live_server, bidder.username)
+    page.goto(f"{live_server.url}/sections/{section.public_id}/bid/")
+    page.get_by_test_id("key-restore").wait_for()
+    page.fill("#price", "1000")
+    page.fill("#duration", "90")
+    page.set_input_files("#commercial", str(commercial))
+    page.set_input_files("#technical", str(commercial))
+    page.get_by_test_id("seal-upload").click()
+    assert "备份" in page.get_by_test_id("error").text_content()  # not silence: it says what is missing
+    page.set_input_files("#key-file", str(backup))
+    page.fill("#key-passphrase", "not-the-passphrase")
+    page.get_by_test_id("key-restore-button").click()
+    page.wait_for_function("document.querySelector('[data-testid=error]').textContent.includes('口令错误')")
+    page.fill("#key-passphrase", "backup-passphrase-2026")
+    page.get_by_test_id("key-restore-button").click()
+    page.wait_for_function("document.querySelector('[data-testid=key-status]').textContent.includes('已保存在本浏览器')")
+    assert page.get_by_test_id("key-restore").is_hidden()
+    page.get_by_test_id("seal-upload").click()
+    page.get_by_test_id("receipt-ok").wait_for(timeout=60_000)
+    assert Bid.objects.get(registration__organization=bidder.organization).status == "active"
+    # the long digest wraps: nothing makes the page wider than the phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
