@@ -36,6 +36,8 @@ def _labels() -> dict:
         "answer": _("答复"),
         "viewers": _("在线"),
         "connection": {"connecting": _("连接中"), "live": _("直播中"), "retrying": _("重连中"), "closed": _("已结束")},
+        # No stream yet (staff have not started the opening): not "closed", which reads as "it is over".
+        "waiting": _("等待开标开始，开始后自动显示"),
     }
 
 

@@ -95,9 +95,10 @@ function follow() {
       render(stream.names);
     },
     onState(state, detail) {
-      $("connection").textContent = L.connection[state] || state;
-      // No stream until staff start the opening: look again in a few seconds.
-      if (state === "closed" && detail && detail.code === 4404) setTimeout(follow, 3000);
+      // No stream until staff start the opening: say so, and look again in a few seconds.
+      const waiting = state === "closed" && detail && detail.code === 4404;
+      $("connection").textContent = waiting ? L.waiting : L.connection[state] || state;
+      if (waiting) setTimeout(follow, 3000);
     },
     onPresence(viewers) { $("viewers").textContent = `${L.viewers} ${viewers}`; },
   });

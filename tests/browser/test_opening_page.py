@@ -194,3 +194,15 @@ def test_a_bidder_unlocks_its_own_bid_in_the_browser_with_its_key_file(live_serv
     assert mine.status == "opened" and mine.opened_by == "bidder" and mine.price_fen == PRICES[0]
     assert BidOpening.objects.filter(status="pending").count() == 2
     assert page.errors == [], page.errors
+
+
+def test_before_the_opening_starts_a_viewer_is_told_to_wait_not_that_it_is_over(asgi_server, browser, staff):
+    from tests.factories import SectionFactory
+    from trading.services.sections import section_publish
+
+    section = section_publish(actor=staff, section=SectionFactory())
+    viewer = person(browser, asgi_server)
+    viewer.goto(f"{asgi_server}/openings/{section.public_id}/")
+    viewer.wait_for_function("document.querySelector('[data-testid=connection]').textContent.includes('等待开标开始')")
+    assert "已结束" not in viewer.get_by_test_id("connection").text_content()
+    viewer.context.close()
