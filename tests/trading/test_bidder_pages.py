@@ -100,3 +100,22 @@ def test_statistics_name_the_transaction_type_in_the_page_language(client, secti
     assert "<td>工程建设</td>" in page and "<td>construction</td>" not in page
     page = english(client).get("/statistics/").content.decode()
     assert "<td>Construction</td>" in page
+
+
+def test_the_english_catalogue_is_complete(settings):
+    """Every message the pages use has its English: a missing one shows Chinese in English mode."""
+    text = (settings.BASE_DIR / "locale" / "en" / "LC_MESSAGES" / "django.po").read_text(encoding="utf-8")
+    missing = []
+    for block in text.split("\n\n")[1:]:  # the first block is the header
+        lines = [line for line in block.strip().splitlines() if not line.startswith("#~")]
+        if not any(line.startswith("msgid ") for line in lines):
+            continue
+        msgid = next(line for line in lines if line.startswith("msgid "))
+        strings = [line for line in lines if line.startswith(("msgstr", '"'))]
+        translation = "".join(
+            line.split('"', 1)[1].rsplit('"', 1)[0]
+            for line in strings[strings.index(next(x for x in strings if x.startswith("msgstr"))) :]
+        )
+        if "fuzzy" in "".join(line for line in lines if line.startswith("#,")) or not translation:
+            missing.append(msgid)
+    assert missing == []
