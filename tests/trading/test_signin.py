@@ -92,3 +92,9 @@ def test_program_tokens_need_totp_for_officials(make_user, api):
     token = granted.json()["token"]
     api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert api.get("/api/v1/me/").json()["username"] == staff.username
+
+
+def test_a_wrong_password_is_said_once_on_the_sign_in_page(client, make_user):
+    user = make_user(Role.BIDDER)
+    page = client.post("/accounts/login/", {"username": user.username, "password": "wrong"}).content.decode()
+    assert page.count("用户名或密码错误") == 1
