@@ -133,6 +133,12 @@ def draw_commit(
             "recent_service_days": recent_service_days(),
         }
         seed = secrets.token_hex(32)
+        try:  # the committee is a function of what is committed: a list that cannot fill the seats is refused now,
+            pure.draw_committee(seed_hex=seed, candidates=published, rules=rules)  # not left as a draw nobody can make
+        except pure.PoolExhausted as short:
+            raise RuleViolation(
+                "EVAL-POOL-SHORT", _("专家库中符合条件的专家不足（专业 %(code)s）。") % {"code": short.specialty}
+            ) from None
         draw = ExpertDraw.objects.create(
             section=locked,
             size=size,
