@@ -225,6 +225,19 @@ def test_remote_evaluation_draws_only_from_other_regions(staff, section, pool):
     assert set(draw.members.values_list("expert__region", flat=True)) == {"西湖区"}
 
 
+def test_experts_without_an_account_are_not_drawn(staff, section, pool, specialties):
+    """An expert with no account (a CSV row without a username), or a disabled one, cannot answer the invitation
+    nor score: drawn, its seat would hold the session forever. It stays in the pool, out of the candidate list."""
+    no_account = ExpertFactory(specialties=specialties[:1], user=None)
+    disabled = ExpertFactory(specialties=specialties[:1])
+    disabled.user.is_active = False
+    disabled.user.save(update_fields=["is_active"])
+    draw = draw_commit(actor=staff, section=section, size=5, quotas=[("A01", 3), ("A02", 2)])
+    listed = {c["code"] for c in draw.candidates}
+    assert no_account.code not in listed and disabled.code not in listed
+    assert {e.code for e in pool} <= listed
+
+
 def test_a_short_pool_is_refused_at_the_commitment(staff, section, specialties):
     """A commitment whose candidate list cannot fill the seats would be a draw nobody can ever make (it cannot be
     redone either): it is refused before anything is published, so staff can change the rules."""

@@ -63,12 +63,14 @@ def expert_conflicts(*, expert: Expert, section: Section, now=None) -> list[str]
 
 
 def eligible_experts(*, section: Section, specialties: set[str], remote: bool, exclude=(), now=None) -> list[Expert]:
-    """The draw's candidate list: active, available, of a wanted specialty, without a conflict (and from elsewhere if remote)."""
+    """The draw's candidate list: active, available, of a wanted specialty, without a conflict (and from elsewhere if remote),
+    with an account to answer the invitation and score with (a seat nobody can answer would hold the session forever)."""
     now = now or timezone.now()
     since = now - timedelta(days=recent_service_days())
     served = ServiceRecord.objects.filter(tenderer_id=section.project.tenderer_id, served_at__gte=since).exclude(section=section)
     experts = (
         Expert.objects.filter(status=Expert.Status.ACTIVE, available=True, specialties__code__in=specialties)
+        .filter(user__isnull=False, user__is_active=True)
         .filter(Q(unavailable_until__isnull=True) | Q(unavailable_until__lt=timezone.localdate(now)))
         .exclude(employer_id__in=conflicted_organizations(section))
         .exclude(pk__in=served.values("expert_id"))
