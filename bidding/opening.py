@@ -215,6 +215,7 @@ def _opening_start(*, actor, section: Section, now=None) -> OpeningCeremony:
                 for bid, reason in flagged
             ]
             BidOpening.objects.bulk_create(rows)
+            _deposits_check(section, accepted)
             key = section.opening_key
             audit_append(
                 event=AuditEvent.OPENING_STARTED,
@@ -235,6 +236,23 @@ def _opening_start(*, actor, section: Section, now=None) -> OpeningCeremony:
     if locked.state == C.FAILED:
         stream_close(stream=_stream(section), actor=_real(actor))
     return locked
+
+
+def _deposits_check(section: Section, bids: list) -> None:
+    """DEP-BEFORE-DEADLINE (not blocking): a bid whose deposit did not arrive in full before the cut-off is opened
+    like the others, and the supervisors are alerted with its code (public from the start of the opening on)."""
+    from escrow.services.deposits import deposit_counts
+    from trading.supervision.services.alerts import alert_raise
+
+    missing = sorted(bid.registration.bidder_code for bid in bids if not deposit_counts(bid.registration))
+    if missing:
+        alert_raise(
+            rule="DEP-BEFORE-DEADLINE",
+            message=_("%(section)s：有投标人的保证金未在截止时间前足额到账。") % {"section": section.public_id},
+            section=section,
+            bidder_codes=missing,
+            dedupe_key=f"deposit-not-in:{section.pk}",
+        )
 
 
 def opening_checkin(*, actor, section: Section) -> CheckIn:

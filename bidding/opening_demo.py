@@ -65,6 +65,10 @@ def opening_demo(*, staff, project, organizations) -> Section:
         upload = upload_create(actor=user, section=section, size=len(data))
         upload_write(actor=user, upload_id=upload.pk, offset=0, stream=io.BytesIO(data), length=len(data))
         upload_finalize(actor=user, upload_id=upload.pk)
+    from escrow.demo import demo_deposits_paid
+
+    # Their deposits arrived in time (DEP-BEFORE-DEADLINE), as the three bidders' would have.
+    demo_deposits_paid(registrations=list(section.registrations.all()), received_at=timezone.now())
     section.bid_deadline = section.opening_at = timezone.now()  # just after the last bid
     section.save(update_fields=["bid_deadline", "opening_at"])
     section_transition(section=section, to_state=SectionState.BIDDING_CLOSED, reason="bid deadline reached")

@@ -110,13 +110,17 @@ def _act(request, public_id, act, success: str, back: str = "opening-live"):
 @login_required
 @require_POST
 def opening_start(request, public_id):
-    return _act(
-        request,
-        public_id,
-        lambda s: services.opening_start(actor=request.user, section=s),
-        _("开标已开始，投标人可以签到。"),
-        "opening-console",
-    )
+    section = selectors.section_get(user=request.user, public_id=public_id)
+    try:
+        ceremony = services.opening_start(actor=request.user, section=section)
+    except DomainError as error:
+        messages.error(request, f"{error.message} ({error.code})")
+    else:
+        if ceremony.state == OpeningCeremony.State.FAILED:  # OPEN-MIN-3: the start failed the section, said as such
+            messages.error(request, _("有效投标不足3家，不予开标，本标段流标。") + f" ({ceremony.failure_code})")
+        else:
+            messages.success(request, _("开标已开始，投标人可以签到。"))
+    return redirect("opening-console", public_id=public_id)
 
 
 @login_required

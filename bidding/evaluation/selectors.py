@@ -29,6 +29,7 @@ class SeatView:
     seat: int
     specialty: str
     source: str
+    source_label: str
     status: str
     status_label: str
     code: str  # the expert's pool code once the seed is revealed, else ""
@@ -62,6 +63,7 @@ def draw_record(*, user, section) -> DrawRecord | None:
             seat=m.seat,
             specialty=m.specialty,
             source=m.source,
+            source_label=m.get_source_display(),
             status=m.status,
             status_label=m.get_status_display(),
             code=m.expert.code if revealed else "",

@@ -134,7 +134,10 @@ def _console_action(request, section, draw):
         draw_services.draw_make(actor=request.user, draw=draw)
         messages.success(request, _("已抽取，系统已通知被抽中的专家。"))
     elif op == "start":
-        draw_services.session_start(actor=request.user, draw=draw)
+        if draw_services.session_start(actor=request.user, draw=draw).status == draw.Status.IN_SESSION:
+            messages.success(request, _("评标已开始，抽取种子已公开。"))
+        else:  # EVAL-CONFLICT: recused seats were redrawn; the session waits for the replacements to accept
+            messages.warning(request, _("有专家因利害关系回避（EVAL-CONFLICT），已从同一种子补抽；补抽的专家确认后再开始评标。"))
     elif op == "scan":
         collusion_scan(section=section, actor=request.user)
     elif op == "report":

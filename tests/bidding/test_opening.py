@@ -104,6 +104,20 @@ def test_OPEN_MIN_3_two_bids_fail_the_section_without_opening(staff):
     assert section.announcements.filter(kind="failure").count() == 1  # 流标公告 on the portal
 
 
+def test_DEP_BEFORE_DEADLINE_a_bid_without_its_deposit_is_opened_and_the_supervisors_are_alerted(staff):
+    from escrow.demo import demo_deposits_paid
+    from trading.supervision.models import Alert
+
+    section, bidders = section_with_bids(staff, PRICES)
+    assert section.deposit_fen > 0
+    demo_deposits_paid(registrations=[b.registration for b in bidders[:2]], received_at=section.bid_deadline - timedelta(days=1))
+    ceremony = opening_start(actor=staff, section=section)
+    assert ceremony.state == "checkin"  # not blocking: the bid is opened like the others
+    alert = Alert.objects.get(rule="DEP-BEFORE-DEADLINE", section=section)
+    assert alert.bidder_codes == [bidders[2].code]
+    assert bidders[2].registration.organization.name not in alert.message
+
+
 def test_OPEN_READOUT_the_quorum_opens_every_bid_and_each_is_read_out_once_with_name_price_and_fields(staff):
     names = ["甲建设有限公司", "乙工程有限公司", "丙集团有限公司"]
     section, bidders = section_with_bids(staff, PRICES, names=names)

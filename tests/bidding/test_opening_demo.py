@@ -7,6 +7,7 @@ from bidding.models import BidOpening, KeyShare, OpeningCeremony
 from bidding.opening import opening_decrypt_begin, opening_share_present, opening_start
 from trading.management.commands.load_demo import DEMO_CUSTODIAN_PASSPHRASE
 from trading.models import Section, User
+from trading.supervision.models import Alert
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -27,3 +28,4 @@ def test_the_demo_section_past_its_deadline_opens_with_the_demo_custodians():
         405_000_000,
         412_300_000,
     ]
+    assert not Alert.objects.filter(section=section, rule="DEP-BEFORE-DEADLINE").exists()  # their deposits came in time

@@ -70,6 +70,16 @@ def test_the_pages_run_an_opening_from_start_to_the_signed_record(staff):
     assert record["record"]["objections"][0]["answer"] == "数量为3份，无误"
 
 
+def test_OPEN_MIN_3_the_console_says_the_section_failed_not_that_the_opening_started(staff):
+    """Starting with two bids fails the section: staff are told so, not "the opening has started"."""
+    section, _bidders = section_with_bids(staff, PRICES[:2])
+    answer = client_of(staff).post(f"/openings/{section.public_id}/start/", follow=True)
+    page = answer.content.decode()
+    assert OpeningCeremony.objects.get(section=section).state == "failed"
+    assert "OPEN-MIN-3" in page and "本标段流标" in page
+    assert "开标已开始" not in page
+
+
 def test_who_may_act_where(staff, make_user):
     section, _bidders = section_with_bids(staff, PRICES)
     outsider = client_of(make_user(Role.BIDDER))

@@ -225,13 +225,28 @@ def test_remote_evaluation_draws_only_from_other_regions(staff, section, pool):
     assert set(draw.members.values_list("expert__region", flat=True)) == {"西湖区"}
 
 
-def test_a_short_pool_is_refused(staff, section, specialties):
-    ExpertFactory(specialties=specialties[:1])
+def test_experts_without_an_account_are_not_drawn(staff, section, pool, specialties):
+    """An expert with no account (a CSV row without a username), or a disabled one, cannot answer the invitation
+    nor score: drawn, its seat would hold the session forever. It stays in the pool, out of the candidate list."""
+    no_account = ExpertFactory(specialties=specialties[:1], user=None)
+    disabled = ExpertFactory(specialties=specialties[:1])
+    disabled.user.is_active = False
+    disabled.user.save(update_fields=["is_active"])
     draw = draw_commit(actor=staff, section=section, size=5, quotas=[("A01", 3), ("A02", 2)])
+    listed = {c["code"] for c in draw.candidates}
+    assert no_account.code not in listed and disabled.code not in listed
+    assert {e.code for e in pool} <= listed
+
+
+def test_a_short_pool_is_refused_at_the_commitment(staff, section, specialties):
+    """A commitment whose candidate list cannot fill the seats would be a draw nobody can ever make (it cannot be
+    redone either): it is refused before anything is published, so staff can change the rules."""
+    ExpertFactory(specialties=specialties[:1])
     with pytest.raises(RuleViolation) as refused:
-        draw_make(actor=staff, draw=draw)
+        draw_commit(actor=staff, section=section, size=5, quotas=[("A01", 3), ("A02", 2)])
     assert refused.value.code == "EVAL-POOL-SHORT"
-    assert not draw.members.exists()
+    assert not ExpertDraw.objects.filter(section=section).exists()
+    assert not AuditEntry.objects.filter(event=AuditEvent.DRAW_COMMITTED).exists()
 
 
 def test_EVAL_RANDOM_anyone_re_runs_the_draw_offline_from_the_public_record(staff, committed, api, tmp_path):

@@ -101,6 +101,29 @@ def test_staff_console_to_result_page(staff, section, pool, make_user):
     assert section.state == SectionState.CONTRACTED and section.contract.performance_bond_fen == 45_000_000
 
 
+def test_the_console_says_what_starting_the_session_did(staff, committed, make_user):
+    """EVAL-CONFLICT: a start that recuses a conflicted expert and redraws the seat says so (it did not start);
+    the start itself says the seed is out. The seats' source reads as a label, not the stored value."""
+    console = as_user(staff)
+    url = f"/sections/{committed.section.public_id}/draw/"
+    console.post(url, {"op": "make"})
+    members = list(committed.members.select_related("expert__user"))
+    for member in members:
+        as_user(member.expert.user).post("/expert/", {"op": "accept", "member": member.pk})
+    conflicted = members[0].expert
+    conflicted.employer = committed.section.project.tenderer
+    conflicted.save(update_fields=["employer"])
+    page = console.post(url, {"op": "start"}, follow=True).content.decode()
+    committed.refresh_from_db()
+    assert committed.status == "drawn" and "EVAL-CONFLICT" in page
+    assert "随机抽取" in page and "<td>drawn</td>" not in page
+    replacement = committed.members.get(status="invited")
+    as_user(replacement.expert.user).post("/expert/", {"op": "accept", "member": replacement.pk})
+    page = console.post(url, {"op": "start"}, follow=True).content.decode()
+    committed.refresh_from_db()
+    assert committed.status == "in_session" and "评标已开始" in page
+
+
 def test_EVAL_SECRET_the_public_record_shows_no_names_before_the_results(staff, committed, make_user):
     from bidding.evaluation.services.draw import draw_make
 

@@ -113,3 +113,62 @@ def test_the_deploy_check_warns_when_the_broker_redis_keeps_nothing_on_disk(sett
 
 def test_our_checks_are_registered():
     assert all(message.id != "sunlight.W002" for message in run_checks(include_deployment_checks=False))
+
+
+EMBEDDED_WRITERS = """
+import os, threading, time
+import django
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
+django.setup()
+from django.db import connection, connections, transaction
+
+with connection.cursor() as c:
+    c.execute("CREATE TABLE t (n integer)")
+a_read, b_started, errors = threading.Event(), threading.Event(), []
+
+def reader_then_writer():  # a step that reads its rows, then writes (the opening's read-out, a refund)
+    try:
+        with transaction.atomic(), connection.cursor() as c:
+            c.execute("SELECT count(*) FROM t")
+            a_read.set()
+            b_started.wait(5)
+            time.sleep(0.3)
+            c.execute("INSERT INTO t VALUES (1)")
+    except Exception as error:
+        errors.append(repr(error))
+    finally:
+        connections.close_all()
+
+def writer():  # another thread of the same server writing meanwhile (a request, the schedule)
+    try:
+        a_read.wait(5)
+        b_started.set()
+        with transaction.atomic(), connection.cursor() as c:
+            c.execute("INSERT INTO t VALUES (2)")
+            time.sleep(0.6)
+    except Exception as error:
+        errors.append(repr(error))
+    finally:
+        connections.close_all()
+
+threads = [threading.Thread(target=reader_then_writer), threading.Thread(target=writer)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(errors or "ok")
+"""
+
+
+def test_the_embedded_database_lets_a_transaction_write_after_reading_while_another_writes(tmp_path):
+    """The embedded default's SQLite: a transaction that read and then writes while another thread writes must
+    wait its turn, not fail with "database is locked" (which left the opening's read-out to the watchdog)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'embedded.sqlite3'}"
+    result = subprocess.run(
+        [sys.executable, "-c", EMBEDDED_WRITERS],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=settings.BASE_DIR,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "ok", result.stdout + result.stderr

@@ -63,12 +63,14 @@ def expert_conflicts(*, expert: Expert, section: Section, now=None) -> list[str]
 
 
 def eligible_experts(*, section: Section, specialties: set[str], remote: bool, exclude=(), now=None) -> list[Expert]:
-    """The draw's candidate list: active, available, of a wanted specialty, without a conflict (and from elsewhere if remote)."""
+    """The draw's candidate list: active, available, of a wanted specialty, without a conflict (and from elsewhere if remote),
+    with an account to answer the invitation and score with (a seat nobody can answer would hold the session forever)."""
     now = now or timezone.now()
     since = now - timedelta(days=recent_service_days())
     served = ServiceRecord.objects.filter(tenderer_id=section.project.tenderer_id, served_at__gte=since).exclude(section=section)
     experts = (
         Expert.objects.filter(status=Expert.Status.ACTIVE, available=True, specialties__code__in=specialties)
+        .filter(user__isnull=False, user__is_active=True)
         .filter(Q(unavailable_until__isnull=True) | Q(unavailable_until__lt=timezone.localdate(now)))
         .exclude(employer_id__in=conflicted_organizations(section))
         .exclude(pk__in=served.values("expert_id"))
@@ -133,6 +135,12 @@ def draw_commit(
             "recent_service_days": recent_service_days(),
         }
         seed = secrets.token_hex(32)
+        try:  # the committee is a function of what is committed: a list that cannot fill the seats is refused now,
+            pure.draw_committee(seed_hex=seed, candidates=published, rules=rules)  # not left as a draw nobody can make
+        except pure.PoolExhausted as short:
+            raise RuleViolation(
+                "EVAL-POOL-SHORT", _("专家库中符合条件的专家不足（专业 %(code)s）。") % {"code": short.specialty}
+            ) from None
         draw = ExpertDraw.objects.create(
             section=locked,
             size=size,
