@@ -7,6 +7,7 @@ serializer, page, stream and export asks this module.
 
 from enum import StrEnum
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from trading.audit.events import BIDDER_PRIVATE_EVENTS, SIGNIN_EVENTS
@@ -136,6 +137,12 @@ def deposit_board_mode(user, section: Section) -> str:
     if role_of(user) != Role.STAFF or phase_of(section) == Phase.DRAFT:
         return ""
     return "list" if identities_revealed(section) else "lookup"
+
+
+def deposit_lookup_allowed(user, *, done_today: int) -> bool:
+    """A lookup by code needs a code the bidder told: a handful a day. Many more would be trying codes (32^4 of them)
+    until the registered ones answer, so past the day's allowance the answer is one refusal for every code."""
+    return done_today < settings.ESCROW_LOOKUPS_PER_DAY
 
 
 def deposits_visible(user, queryset: QuerySet) -> QuerySet:
