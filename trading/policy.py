@@ -332,6 +332,15 @@ def alerts_visible(user, queryset: QuerySet) -> QuerySet:
     return queryset if can_supervise(user) else queryset.none()
 
 
+def alert_log_text(*, event, section, message: str) -> str:
+    """What a log line says of an alert (operators, staff among them, read the logs): one recorded as a bidder's
+    private act (same payer, overdue refund) says nothing of its section before opening, for its being there
+    tells that bidders registered and paid in that section. The supervisors' console still shows it all."""
+    if int(event) in BIDDER_PRIVATE_EVENTS and (section is None or not identities_revealed(section)):
+        return "(sealed until opening)"
+    return message
+
+
 def alert_codes_visible(alert) -> bool:
     return alert.names_bidders and alert.section_id is not None and identities_revealed(alert.section)
 

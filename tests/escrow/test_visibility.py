@@ -198,3 +198,16 @@ def test_SECRET_BIDDERS_staff_cannot_try_bidder_codes_until_some_answer(client, 
     later = timezone.now() + timezone.timedelta(days=1, minutes=1)
     with mock.patch("django.utils.timezone.now", return_value=later):
         assert http.get(url, {"code": a.registration.bidder_code}).json()["results"][0]["bidder"] == a.registration.bidder_code
+
+
+def test_SECRET_BIDDERS_log_lines_name_no_section_of_a_sealed_alert(caplog, section, register):
+    """SECRET-BIDDERS: operators (staff among them) read the logs; a same-payer alert logged with its section
+    would tell them that at least two bidders registered and paid there before opening."""
+    a, b = register(section).deposit, register(section).deposit
+    with caplog.at_level("INFO"):
+        pay(a, payer_account=PAYER_ACCOUNT)
+        pay(b, payer_account=PAYER_ACCOUNT)
+    logged = [r.getMessage() for r in caplog.records if "DEP-SAME-PAYER" in r.getMessage()]
+    assert logged, "the alert is still logged"
+    for line in logged:
+        assert section.public_id not in line and a.registration.bidder_code not in line
