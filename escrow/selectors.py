@@ -13,6 +13,7 @@ from bidding.models import Registration
 from escrow.models import Alert, Deposit, Payment, ReconciliationRun
 from escrow.services.deposits import deposit_cutoff, deposit_open
 from escrow.services.payments import same_payer_flags
+from escrow.services.reconciliation import day_sections
 from trading import policy
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append
@@ -128,10 +129,15 @@ def alerts_list(*, user):
     return policy.deposit_alerts_visible(user, Alert.objects.select_related("section"))
 
 
-def reconciliation_runs(*, user):
+def reconciliation_runs(*, user, limit: int = 30) -> list[ReconciliationRun]:
+    """The latest runs; each run's `matched_shown` is its count of agreeing movements, or None while the policy seals it."""
     if not policy.can_reconcile(user):
         raise NotAllowed("NOT-ALLOWED", _("只有交易中心可以查看对账报告。"))
-    return ReconciliationRun.objects.prefetch_related("differences")
+    runs = list(ReconciliationRun.objects.prefetch_related("differences")[:limit])
+    for run in runs:
+        visible = policy.reconciliation_count_visible(day_sections(run.provider, run.day))
+        run.matched_shown = run.matched if visible else None
+    return runs
 
 
 def section_deposit_facts(section) -> dict:

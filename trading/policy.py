@@ -171,6 +171,12 @@ def can_reconcile(user) -> bool:
     return role_of(user) == Role.STAFF
 
 
+def reconciliation_count_visible(sections: QuerySet) -> bool:
+    """A day's count of agreeing payments and refunds is how many deposits moved that day: shown once every
+    section they belong to is opened. The differences, which staff act on, are always shown."""
+    return not sections.filter(opened_at__isnull=True).exists()
+
+
 # Live streams: the stream kinds are livestream's; only the supervisors' feed is closed to the public.
 SUPERVISOR_STREAM_KINDS = frozenset({"supervision"})
 

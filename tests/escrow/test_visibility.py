@@ -211,3 +211,21 @@ def test_SECRET_BIDDERS_log_lines_name_no_section_of_a_sealed_alert(caplog, sect
     assert logged, "the alert is still logged"
     for line in logged:
         assert section.public_id not in line and a.registration.bidder_code not in line
+
+
+def test_SECRET_BIDDERS_reconciliation_shows_no_count_of_a_day_with_sealed_deposits(client, staff, section, register):
+    """SECRET-BIDDERS: the daily reconciliation's count of agreeing payments is the number of deposits paid that day;
+    while one of them is of a section not yet opened, staff see the differences, not the count."""
+    from escrow.services.reconciliation import reconciliation_run
+
+    for n in range(3):
+        pay(register(section).deposit, txn_id=f"REC-{n}")
+    run = reconciliation_run(day=timezone.localdate())
+    assert run.matched == 3  # stored, for after opening
+    http = as_user(client, staff)
+    api = http.get("/api/v1/escrow/reconciliation/").json()
+    assert [r["matched"] for r in api] == [None]
+    page = http.get("/escrow/reconciliation/").content.decode()
+    assert "一致 3" not in page.replace("\n", " ")
+    open_section(section)
+    assert [r["matched"] for r in http.get("/api/v1/escrow/reconciliation/").json()] == [3]
