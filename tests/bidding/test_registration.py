@@ -135,3 +135,26 @@ def test_a_custodian_sets_its_passphrase_and_sees_its_shares(make_user, section)
     assert CustodianKey.objects.get(custodian=custodian).fingerprint != before
     refused = signed_in(Client(), make_user(Role.BIDDER)).get("/custodian/")
     assert refused.status_code == 403
+
+
+def test_SECRET_BIDDERS_a_registration_answer_carries_no_sequential_number(client, make_user, staff):
+    """SECRET-BIDDERS: registration ids count every registration of the platform; a bidder registering twice
+    would learn from its own two ids how many registered meanwhile (and, subtracting the opened sections' lists,
+    in which still-sealed section)."""
+    bidder = make_user(Role.BIDDER)
+    signed_in(client, bidder)
+    answers = []
+    for _ in range(2):
+        section = section_publish(actor=staff, section=SectionFactory())
+        register(make_user(Role.BIDDER), section)  # someone else registers in between
+        answer = client.post(
+            f"/api/v1/sections/{section.public_id}/register/",
+            {"contact_name": "赵六", "contact_phone": "13600000000"},
+            content_type="application/json",
+        )
+        assert answer.status_code == 201
+        answers.append(answer.json())
+    listed = client.get("/api/v1/registrations/").json()["results"]
+    pks = {str(pk) for pk in bidder.organization.registrations.values_list("pk", flat=True)}
+    for row in [*answers, *listed]:
+        assert "id" not in row and not pks & {str(v) for v in row.values()}
