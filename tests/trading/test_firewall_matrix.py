@@ -320,7 +320,8 @@ def normalized(body: str, section) -> str:
     "role", ["anonymous", Role.PUBLIC, Role.TENDERER, Role.AGENCY, Role.STAFF, Role.SUPERVISOR, Role.EXPERT, "bidder_outside"]
 )
 def test_one_registration_or_seven_look_the_same(role, make_user):
-    """SECRET-BIDDERS side channel: no answer differs between a section with 1 registration and one with 7."""
+    """SECRET-BIDDERS side channel: no answer differs between a section with 1 registration and one with 7,
+    each with its paid deposit, an upload and a document download."""
     from django.test import Client
 
     world = build_world(make_user)
@@ -344,13 +345,33 @@ def test_one_registration_or_seven_look_the_same(role, make_user):
             section=section, kind=AnnouncementKind.TENDER, title="孪生公告", body="正文", published_at=fixed
         )
         make_document(section)
-        for _ in range(count):
+        for n in range(count):
             registration = RegistrationFactory(section=section)
             audit_append(
                 event=AuditEvent.REGISTERED,
                 actor=registration.registered_by,
                 section=section,
                 data={"bidder_code": registration.bidder_code},
+            )
+            # and all that follows a registration: a paid deposit, an upload, a download
+            deposit = deposit_open(registration=registration)
+            note = Notification(
+                provider="sim",
+                txn_id=f"TWIN-{count}-{n}",
+                virtual_account=deposit.virtual_account,
+                amount_fen=deposit.amount_due_fen,
+                currency="CNY",
+                payer_name=f"孪生付款人{count}-{n}",
+                payer_account=f"6222{count:04d}{n:08d}",
+                received_at=fixed,
+            )
+            payment_record(note=note, source="notification")
+            Upload.objects.create(registration=registration, size=1000)
+            audit_append(
+                event=AuditEvent.DOCUMENT_DOWNLOADED,
+                actor=registration.registered_by,
+                section=section,
+                data={"document": section.documents.first().pk},
             )
         twins[count] = section
     http = client_for(Client, world.users[role])
