@@ -21,7 +21,8 @@ class RegistrationOut(serializers.ModelSerializer):
 
     class Meta:
         model = Registration
-        fields = ["id", "section", "bidder_code", "bidder", "created_at"]
+        # No id: the registrations' sequence number counts every registration of the platform (SECRET-BIDDERS).
+        fields = ["section", "bidder_code", "bidder", "created_at"]
 
     def get_bidder(self, registration) -> str:
         return policy.bidder_label(self.context["request"].user, registration)

@@ -239,12 +239,12 @@ class ReconciliationList(APIView):
         id = serializers.IntegerField()
         provider = serializers.CharField()
         day = serializers.DateField()
-        matched = serializers.IntegerField()
+        matched = serializers.IntegerField(source="matched_shown", allow_null=True)
         differences = DifferenceOut(many=True)
 
     @extend_schema(responses=RunOut(many=True))
     def get(self, request):
-        runs = selectors.reconciliation_runs(user=request.user)[:30]
+        runs = selectors.reconciliation_runs(user=request.user)
         return Response(self.RunOut(runs, many=True).data)
 
 

@@ -1,18 +1,29 @@
 """Escrow's reads, each passed through the visibility policy (trading.policy decides, nothing here does)."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bidding.models import Registration
 from escrow.models import Alert, Deposit, Payment, ReconciliationRun
 from escrow.services.deposits import deposit_cutoff, deposit_open
 from escrow.services.payments import same_payer_flags
+from escrow.services.reconciliation import day_sections
 from trading import policy
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append
-from trading.errors import NotAllowed
+from trading.audit.models import AuditEntry
+from trading.errors import DomainError, NotAllowed
 from trading.models import Role
+
+
+class LookupLimit(DomainError):
+    status = 429
 
 
 def deposit_own(*, user, section) -> Deposit:
@@ -64,8 +75,18 @@ def deposit_board(*, user, section, code: str = "") -> tuple[str, list[BoardRow]
     code = code.strip().upper()
     if not code:
         return mode, []
-    # A sealed read by staff: recorded, and the answer for an unknown code is the answer for an unpaid one's absence.
-    audit_append(event=AuditEvent.DEPOSIT_LOOKED_UP, actor=user, section=section, data={"bidder_code": code})
+    with transaction.atomic():
+        # One staff member's lookups in turn, so that parallel requests cannot outrun the day's allowance.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        since = timezone.now() - timedelta(days=1)
+        done = AuditEntry.objects.filter(event=AuditEvent.DEPOSIT_LOOKED_UP, actor_id=user.pk, at__gte=since).count()
+        if not policy.deposit_lookup_allowed(user, done_today=done):
+            raise LookupLimit(
+                "DEP-LOOKUP-LIMIT",
+                _("保证金查询次数已达上限（每24小时 %(n)d 次），请稍后再查。") % {"n": settings.ESCROW_LOOKUPS_PER_DAY},
+            )
+        # A sealed read by staff: recorded, and the answer for an unknown code is the answer for an unpaid one's absence.
+        audit_append(event=AuditEvent.DEPOSIT_LOOKED_UP, actor=user, section=section, data={"bidder_code": code})
     deposit = deposits.filter(registration__bidder_code=code).first()
     return mode, [board_row(user, deposit)] if deposit else []
 
@@ -108,10 +129,15 @@ def alerts_list(*, user):
     return policy.deposit_alerts_visible(user, Alert.objects.select_related("section"))
 
 
-def reconciliation_runs(*, user):
+def reconciliation_runs(*, user, limit: int = 30) -> list[ReconciliationRun]:
+    """The latest runs; each run's `matched_shown` is its count of agreeing movements, or None while the policy seals it."""
     if not policy.can_reconcile(user):
         raise NotAllowed("NOT-ALLOWED", _("只有交易中心可以查看对账报告。"))
-    return ReconciliationRun.objects.prefetch_related("differences")
+    runs = list(ReconciliationRun.objects.prefetch_related("differences")[:limit])
+    for run in runs:
+        visible = policy.reconciliation_count_visible(day_sections(run.provider, run.day))
+        run.matched_shown = run.matched if visible else None
+    return runs
 
 
 def section_deposit_facts(section) -> dict:

@@ -82,8 +82,8 @@ def reconciliation_page(request):
             messages.success(request, _("已完成 %(day)s 的对账：%(n)d 处差异。") % {"day": day, "n": run.differences.count()})
         return redirect("escrow-reconciliation")
     if request.GET.get("download") == "csv":
-        return _reconciliation_csv(runs[:30])
-    return render(request, "escrow/reconciliation.html", {"runs": runs[:30]})
+        return _reconciliation_csv(runs)
+    return render(request, "escrow/reconciliation.html", {"runs": runs})
 
 
 def _reconciliation_csv(runs) -> HttpResponse:

@@ -7,6 +7,7 @@ serializer, page, stream and export asks this module.
 
 from enum import StrEnum
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from trading.audit.events import BIDDER_PRIVATE_EVENTS, SIGNIN_EVENTS
@@ -138,6 +139,12 @@ def deposit_board_mode(user, section: Section) -> str:
     return "list" if identities_revealed(section) else "lookup"
 
 
+def deposit_lookup_allowed(user, *, done_today: int) -> bool:
+    """A lookup by code needs a code the bidder told: a handful a day. Many more would be trying codes (32^4 of them)
+    until the registered ones answer, so past the day's allowance the answer is one refusal for every code."""
+    return done_today < settings.ESCROW_LOOKUPS_PER_DAY
+
+
 def deposits_visible(user, queryset: QuerySet) -> QuerySet:
     """A bidder sees its own deposits; staff every deposit of opened sections; nobody else any."""
     role = role_of(user)
@@ -162,6 +169,12 @@ def deposit_alerts_visible(user, queryset: QuerySet) -> QuerySet:
 
 def can_reconcile(user) -> bool:
     return role_of(user) == Role.STAFF
+
+
+def reconciliation_count_visible(sections: QuerySet) -> bool:
+    """A day's count of agreeing payments and refunds is how many deposits moved that day: shown once every
+    section they belong to is opened. The differences, which staff act on, are always shown."""
+    return not sections.filter(opened_at__isnull=True).exists()
 
 
 # Live streams: the stream kinds are livestream's; only the supervisors' feed is closed to the public.
@@ -323,6 +336,15 @@ def alerts_visible(user, queryset: QuerySet) -> QuerySet:
     carries are shown only once its section is opened (alert_codes_visible). Escrow's own list, which prints
     the codes, keeps such alerts back until opening instead (deposit_alerts_visible)."""
     return queryset if can_supervise(user) else queryset.none()
+
+
+def alert_log_text(*, event, section, message: str) -> str:
+    """What a log line says of an alert (operators, staff among them, read the logs): one recorded as a bidder's
+    private act (same payer, overdue refund) says nothing of its section before opening, for its being there
+    tells that bidders registered and paid in that section. The supervisors' console still shows it all."""
+    if int(event) in BIDDER_PRIVATE_EVENTS and (section is None or not identities_revealed(section)):
+        return "(sealed until opening)"
+    return message
 
 
 def alert_codes_visible(alert) -> bool:

@@ -160,6 +160,9 @@ ESCROW_SIM_PRIVATE_KEY = env("ESCROW_SIM_PRIVATE_KEY", default="")
 ESCROW_SIM_PUBLIC_KEY = env("ESCROW_SIM_PUBLIC_KEY", default="")
 # Seals who paid each deposit (base64 of 32 bytes); the embedded default derives one from SECRET_KEY.
 ESCROW_PAYER_KEY = env("ESCROW_PAYER_KEY", default="")
+# Staff look a deposit up by the bidder code a bidder tells them; this many a day each (SECRET-BIDDERS:
+# the code space is small, so unbounded lookups would find the registered codes by trying them).
+ESCROW_LOOKUPS_PER_DAY = env.int("ESCROW_LOOKUPS_PER_DAY", default=30)
 # Keeps opened bids' parts sealed at rest: their data keys, for the committee (bidding.parts); base64 of 32 bytes.
 OPENED_PARTS_KEY = env("OPENED_PARTS_KEY", default="")
 # Seals each expert draw's seed until it is revealed (bidding.evaluation.seed); base64 of 32 bytes.

@@ -2,6 +2,7 @@
 
 import logging
 
+from trading import policy
 from trading.audit.events import AuditEvent
 from trading.supervision.models import Alert
 from trading.supervision.services.alerts import alert_raise as supervision_alert_raise
@@ -32,5 +33,6 @@ def alert_raise(
         dedupe_key=dedupe_key,
     )
     if alert is not None:
-        logger.warning("escrow alert %s: %s", rule, message)
+        text = policy.alert_log_text(event=event, section=section, message=message)
+        logger.warning("escrow alert %s #%s: %s", rule, alert.pk, text)
     return alert

@@ -1,13 +1,17 @@
 """Daily reconciliation: the ledger's payments and refunds of a day against the provider's statement."""
 
+from datetime import datetime, time, timedelta
+
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from escrow import gateways
 from escrow.models import Payment, ReconciliationDifference, ReconciliationRun, Refund
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append
+from trading.models import Section
 
 Kind = ReconciliationDifference.Kind
 
@@ -22,6 +26,18 @@ def _ledger_side(provider: str, day) -> dict[tuple[str, str], tuple[int, str]]:
         if timezone.localdate(r.created_at) == day:
             side[("refund", r.idempotency_key)] = (r.amount_fen, r.deposit.virtual_account)
     return side
+
+
+def day_sections(provider: str, day):
+    """The sections whose deposits moved through the provider that day (local time)."""
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    end = start + timedelta(days=1)
+    paid = Payment.objects.filter(provider=provider, received_at__gte=start, received_at__lt=end)
+    refunded = Refund.objects.filter(provider=provider, created_at__gte=start, created_at__lt=end)
+    return Section.objects.filter(
+        Q(pk__in=paid.values("deposit__registration__section_id"))
+        | Q(pk__in=refunded.values("deposit__registration__section_id"))
+    )
 
 
 def reconciliation_run(*, day, provider_name: str = "sim") -> ReconciliationRun:

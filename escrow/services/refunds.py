@@ -139,15 +139,18 @@ def refund_overdue_alerts(*, now=None) -> int:
         deposit = Deposit.objects.select_related("registration__section").get(pk=item.deposit_id)
         section = deposit.registration.section
         revealed = policy.identities_revealed(section)
+        rule = item.reason if item.reason != SECTION_ENDED else CONTRACT
         alert = alert_raise(
-            rule=item.reason if item.reason != SECTION_ENDED else CONTRACT,
+            rule=rule,
             message=_("%(section)s：保证金退还逾期（应于 %(due)s 前退还）。")
             % {"section": section.public_id, "due": timezone.localtime(item.due_at).strftime("%Y-%m-%d %H:%M")},
             event=AuditEvent.DEPOSIT_REFUND_OVERDUE,
             section=section,
-            deposit=deposit,
+            # Until opening (for good, in a section that ends unopened) one alert per section and rule: one per
+            # deposit would count the bidders on the supervisors' feed (SECRET-BIDDERS).
+            deposit=deposit if revealed else None,
             bidder_codes=[deposit.registration.bidder_code] if revealed else [],
-            dedupe_key=f"refund-overdue:{deposit.pk}",
+            dedupe_key=f"refund-overdue:{deposit.pk}" if revealed else f"refund-overdue:{section.pk}:{rule}",
         )
         raised += alert is not None
     return raised

@@ -76,7 +76,7 @@ def test_documents_go_to_registered_bidders_only_and_every_download_is_audited(a
     assert response.status_code == 200 and b"".join(response.streaming_content) == b"pdf"
     entry = AuditEntry.objects.filter(event=AuditEvent.DOCUMENT_DOWNLOADED).get()
     assert entry.actor_organization_id == insider.organization_id and entry.section_public_id == section.public_id
-    assert entry.data == {"document": document.pk, "version": 1, "at": entry.data["at"]}
+    assert entry.data == {"document": document.pk, "version": 1, "at": entry.data["at"], "salt": entry.data["salt"]}
     assert registration.organization.name not in str(entry.data)
 
 
@@ -135,3 +135,26 @@ def test_a_custodian_sets_its_passphrase_and_sees_its_shares(make_user, section)
     assert CustodianKey.objects.get(custodian=custodian).fingerprint != before
     refused = signed_in(Client(), make_user(Role.BIDDER)).get("/custodian/")
     assert refused.status_code == 403
+
+
+def test_SECRET_BIDDERS_a_registration_answer_carries_no_sequential_number(client, make_user, staff):
+    """SECRET-BIDDERS: registration ids count every registration of the platform; a bidder registering twice
+    would learn from its own two ids how many registered meanwhile (and, subtracting the opened sections' lists,
+    in which still-sealed section)."""
+    bidder = make_user(Role.BIDDER)
+    signed_in(client, bidder)
+    answers = []
+    for _ in range(2):
+        section = section_publish(actor=staff, section=SectionFactory())
+        register(make_user(Role.BIDDER), section)  # someone else registers in between
+        answer = client.post(
+            f"/api/v1/sections/{section.public_id}/register/",
+            {"contact_name": "赵六", "contact_phone": "13600000000"},
+            content_type="application/json",
+        )
+        assert answer.status_code == 201
+        answers.append(answer.json())
+    listed = client.get("/api/v1/registrations/").json()["results"]
+    pks = {str(pk) for pk in bidder.organization.registrations.values_list("pk", flat=True)}
+    for row in [*answers, *listed]:
+        assert "id" not in row and not pks & {str(v) for v in row.values()}

@@ -141,3 +141,21 @@ def test_the_demo_deposits_refund_at_the_simulated_provider(caplog):
         refund_scan()
     assert not [r for r in caplog.records if "failed at the provider" in r.getMessage()]
     assert all(Deposit.objects.get(pk=item.deposit_id).refunded_at for item in due)
+
+
+def test_DEP_REFUND_5D_SECRET_BIDDERS_a_section_never_opened_raises_one_overdue_alert(section, register, monkeypatch):
+    """SECRET-BIDDERS: a section that failed or was terminated before opening keeps its bidders sealed for good; an
+    overdue-refund alert per deposit would count them on the supervisors' feed. One alert per section and rule."""
+    from escrow.services.refunds import refund_overdue_alerts
+    from tests.supervision.conftest import feed_events, move
+
+    deposits = paid_deposits(section, register, 3)
+    move(section, SectionState.TERMINATED, days_ago=6, opened=False, from_state="published")
+    monkeypatch.setattr(SimulatedProvider, "refund", lambda self, **kwargs: (_ for _ in ()).throw(ProviderError("down")))
+    refund_overdue_alerts()
+    refund_overdue_alerts()
+    alerts = list(Alert.objects.filter(rule="DEP-REFUND-5D"))
+    assert len(alerts) == 1 and alerts[0].deposit_id is None and alerts[0].bidder_codes == []
+    assert [e.payload["rule"] for e in feed_events("alert.raised")] == ["DEP-REFUND-5D"]
+    for deposit in deposits:
+        assert deposit.registration.bidder_code not in alerts[0].message

@@ -1,12 +1,16 @@
 """Who sees which deposit, when (SECRET-BIDDERS): the bidder its own, staff by code before opening, names after."""
 
+from unittest import mock
+
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from escrow.models import Deposit
 from escrow.services.payments import notification_receive
 from tests.conftest import signed_in
 from tests.escrow.conftest import PAYER_ACCOUNT, PAYER_NAME, pay, signed
+from tests.factories import SectionFactory
 from trading.audit.events import AuditEvent
 from trading.audit.models import AuditEntry
 from trading.errors import RuleViolation
@@ -169,3 +173,59 @@ def test_reconciliation_report_and_csv_for_staff(client, staff, make_user, two):
     assert two[0].virtual_account in text  # paid by notification only: missing at the provider
     assert PAYER_NAME not in text and PAYER_ACCOUNT not in text
     assert http.get("/api/v1/escrow/reconciliation/").json()[0]["differences"]
+
+
+@override_settings(ESCROW_LOOKUPS_PER_DAY=3)
+def test_SECRET_BIDDERS_staff_cannot_try_bidder_codes_until_some_answer(client, staff, section, two):
+    """SECRET-BIDDERS: the code space is small (32^4), so an unbounded lookup by code would let a staff member
+    try codes until the registered ones answer, and count them. Past a few lookups a day the answer is one
+    refusal, the same for a code that exists and one that does not, and nothing more is recorded."""
+    a, _b = two
+    http = as_user(client, staff)
+    url = f"/api/v1/sections/{section.public_id}/deposits/"
+    for guess in ("B-2222", "B-3333", "B-4444"):
+        assert http.get(url, {"code": guess}).json() == {"mode": "lookup", "results": []}
+    refused = [http.get(url, {"code": code}) for code in (a.registration.bidder_code, "B-5555")]
+    assert [r.status_code for r in refused] == [429, 429]
+    assert refused[0].json() == refused[1].json() and refused[0].json()["code"] == "DEP-LOOKUP-LIMIT"
+    page = http.get(f"/sections/{section.public_id}/deposits/", {"code": a.registration.bidder_code})
+    assert page.status_code == 429 and a.virtual_account not in page.content.decode()
+    assert AuditEntry.objects.filter(event=AuditEvent.DEPOSIT_LOOKED_UP, actor=staff).count() == 3
+    # the limit is the staff member's, over every section: spreading the guesses does not help
+    other = SectionFactory(state=SectionState.PUBLISHED, published_at=timezone.now())
+    assert http.get(f"/api/v1/sections/{other.public_id}/deposits/", {"code": "B-6666"}).status_code == 429
+    # a day later the staff member looks up what bidders tell it again
+    later = timezone.now() + timezone.timedelta(days=1, minutes=1)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        assert http.get(url, {"code": a.registration.bidder_code}).json()["results"][0]["bidder"] == a.registration.bidder_code
+
+
+def test_SECRET_BIDDERS_log_lines_name_no_section_of_a_sealed_alert(caplog, section, register):
+    """SECRET-BIDDERS: operators (staff among them) read the logs; a same-payer alert logged with its section
+    would tell them that at least two bidders registered and paid there before opening."""
+    a, b = register(section).deposit, register(section).deposit
+    with caplog.at_level("INFO"):
+        pay(a, payer_account=PAYER_ACCOUNT)
+        pay(b, payer_account=PAYER_ACCOUNT)
+    logged = [r.getMessage() for r in caplog.records if "DEP-SAME-PAYER" in r.getMessage()]
+    assert logged, "the alert is still logged"
+    for line in logged:
+        assert section.public_id not in line and a.registration.bidder_code not in line
+
+
+def test_SECRET_BIDDERS_reconciliation_shows_no_count_of_a_day_with_sealed_deposits(client, staff, section, register):
+    """SECRET-BIDDERS: the daily reconciliation's count of agreeing payments is the number of deposits paid that day;
+    while one of them is of a section not yet opened, staff see the differences, not the count."""
+    from escrow.services.reconciliation import reconciliation_run
+
+    for n in range(3):
+        pay(register(section).deposit, txn_id=f"REC-{n}")
+    run = reconciliation_run(day=timezone.localdate())
+    assert run.matched == 3  # stored, for after opening
+    http = as_user(client, staff)
+    api = http.get("/api/v1/escrow/reconciliation/").json()
+    assert [r["matched"] for r in api] == [None]
+    page = http.get("/escrow/reconciliation/").content.decode()
+    assert "一致 3" not in page.replace("\n", " ")
+    open_section(section)
+    assert [r["matched"] for r in http.get("/api/v1/escrow/reconciliation/").json()] == [3]

@@ -21,6 +21,7 @@ from trading.services.lifecycle import section_transition
 from trading.services.sections import section_publish
 from trading.supervision.models import Alert, AwardReport
 from trading.supervision.registry import REGISTRY, Breach, MonitoredRule, Step, check_provide, rule_register
+from trading.supervision.services.alerts import alert_payload
 from trading.supervision.services.monitor import scan_run
 
 pytestmark = pytest.mark.django_db
@@ -120,6 +121,20 @@ def test_DEP_SAME_PAYER_two_bidders_paying_from_one_account_raise_an_alert_witho
     assert "bidder_codes" not in event.payload  # sealed until opening (SECRET-BIDDERS)
     for code in alert.bidder_codes:
         assert code not in str(event.payload)
+
+
+def test_DEP_SAME_PAYER_SECRET_BIDDERS_one_alert_however_many_share_the_account(section, register):
+    """SECRET-BIDDERS: a new alert for every further bidder paying from the account would let the supervisors
+    count them on the live feed before opening; one alert is raised, and it names the whole group once opened."""
+    deposits = [register(section).deposit for _ in range(4)]
+    for deposit in deposits:
+        pay(deposit, payer_account="6222 0000 1111 2222")
+    assert [e.payload["rule"] for e in feed_events("alert.raised")] == ["DEP-SAME-PAYER"]
+    alert = Alert.objects.get(rule="DEP-SAME-PAYER")
+    section.opened_at = timezone.now()
+    section.save(update_fields=["opened_at"])
+    assert alert_payload(alert)["bidder_codes"] == sorted(d.registration.bidder_code for d in deposits)
+    assert audit_verify().ok
 
 
 def test_DEP_REFUND_5D_the_scan_raises_an_overdue_refund_once(section, register):

@@ -304,6 +304,7 @@ def test_a_bidder_sees_its_own_registration_and_never_another_bidders(make_user)
 NOISE = [
     (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?"), "<time>"),
     (re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"'), "<csrf>"),
+    (re.compile(r'"X-CSRFTOKEN"\] = "[^"]+"'), "<csrf>"),
     (re.compile(r'"id":\s*\d+'), '"id":<n>'),
     (re.compile(r"/(documents|announcements)/\d+/"), r"/\1/<n>/"),
 ]
@@ -320,7 +321,8 @@ def normalized(body: str, section) -> str:
     "role", ["anonymous", Role.PUBLIC, Role.TENDERER, Role.AGENCY, Role.STAFF, Role.SUPERVISOR, Role.EXPERT, "bidder_outside"]
 )
 def test_one_registration_or_seven_look_the_same(role, make_user):
-    """SECRET-BIDDERS side channel: no answer differs between a section with 1 registration and one with 7."""
+    """SECRET-BIDDERS side channel: no answer differs between a section with 1 registration and one with 7,
+    each with its paid deposit, an upload and a document download."""
     from django.test import Client
 
     world = build_world(make_user)
@@ -344,13 +346,33 @@ def test_one_registration_or_seven_look_the_same(role, make_user):
             section=section, kind=AnnouncementKind.TENDER, title="孪生公告", body="正文", published_at=fixed
         )
         make_document(section)
-        for _ in range(count):
+        for n in range(count):
             registration = RegistrationFactory(section=section)
             audit_append(
                 event=AuditEvent.REGISTERED,
                 actor=registration.registered_by,
                 section=section,
                 data={"bidder_code": registration.bidder_code},
+            )
+            # and all that follows a registration: a paid deposit, an upload, a download
+            deposit = deposit_open(registration=registration)
+            note = Notification(
+                provider="sim",
+                txn_id=f"TWIN-{count}-{n}",
+                virtual_account=deposit.virtual_account,
+                amount_fen=deposit.amount_due_fen,
+                currency="CNY",
+                payer_name=f"孪生付款人{count}-{n}",
+                payer_account=f"6222{count:04d}{n:08d}",
+                received_at=fixed,
+            )
+            payment_record(note=note, source="notification")
+            Upload.objects.create(registration=registration, size=1000)
+            audit_append(
+                event=AuditEvent.DOCUMENT_DOWNLOADED,
+                actor=registration.registered_by,
+                section=section,
+                data={"document": section.documents.first().pk},
             )
         twins[count] = section
     http = client_for(Client, world.users[role])
@@ -366,3 +388,64 @@ def test_one_registration_or_seven_look_the_same(role, make_user):
             assert one == seven, f"{path} differs between 1 and 7 registrations for {role}"
             compared += 1
     assert compared >= 5
+
+
+def registered_and_paid(section, count: int, tag: str) -> None:
+    """`count` more registrations in a sealed section, each with what follows: a paid deposit, an upload, a download."""
+    for n in range(count):
+        registration = RegistrationFactory(section=section)
+        audit_append(
+            event=AuditEvent.REGISTERED,
+            actor=registration.registered_by,
+            section=section,
+            data={"bidder_code": registration.bidder_code},
+        )
+        deposit = deposit_open(registration=registration)
+        note = Notification(
+            provider="sim",
+            txn_id=f"MORE-{tag}-{n}",
+            virtual_account=deposit.virtual_account,
+            amount_fen=deposit.amount_due_fen,
+            currency="CNY",
+            payer_name=f"又一付款人{n}",
+            payer_account=f"6222777{n:08d}",
+            received_at=timezone.now(),
+        )
+        payment_record(note=note, source="notification")
+        Upload.objects.create(registration=registration, size=1000)
+        audit_append(
+            event=AuditEvent.DOCUMENT_DOWNLOADED,
+            actor=registration.registered_by,
+            section=section,
+            data={"document": section.documents.first().pk},
+        )
+
+
+@pytest.mark.parametrize(
+    "role", ["anonymous", Role.PUBLIC, Role.TENDERER, Role.AGENCY, Role.STAFF, Role.SUPERVISOR, Role.EXPERT, "bidder_outside"]
+)
+def test_pages_of_no_section_do_not_move_when_bidders_register(role, make_user):
+    """SECRET-BIDDERS side channel: the routes without a section (lists, consoles, reports, statistics, open data)
+    answer the same before and after six more bidders register, pay and download in a sealed section."""
+    from django.test import Client
+
+    world = build_world(make_user)
+    http = client_for(Client, world.users[role])
+    skip = ("set_language", "logout")
+    paths = [fill(route, None, 0, 0)[0] for route, name in routes() if "<" not in route and name not in skip]
+
+    def answers():
+        return {p: normalized(f"{r.status_code} {_text(r)}", world.sections["published"]) for p in paths for r in [http.get(p)]}
+
+    before, again = answers(), answers()
+    noisy = {p for p in paths if before[p] != again[p]}  # a fresh secret per answer (second-factor set-up)
+    assert len(noisy) <= 1, noisy
+    registered_and_paid(world.sections["published"], 6, role)
+    after = answers()
+    for path in set(paths) - noisy - CHAIN_LENGTH_SHOWN:
+        assert before[path] == after[path], f"{path} moved for {role} when bidders registered"
+
+
+# Known residual (see the firewall review): the audit chain is one public log, and its length counts the sealed
+# entries too (the page's entry count, the gaps between the indexes, the proofs' tree sizes).
+CHAIN_LENGTH_SHOWN = {"/audit/"}

@@ -7,6 +7,7 @@ checkpoints published outside the platform also catch a cut-off tail.
 """
 
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,7 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from trading import signing
-from trading.audit.events import AuditEvent
+from trading.audit.events import BIDDER_PRIVATE_EVENTS, AuditEvent
 from trading.audit.merkle import EMPTY_ROOT, leaf_hash, node_hash
 from trading.audit.models import AuditEntry, Checkpoint
 
@@ -85,6 +86,16 @@ def _lock_appends() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK])
 
 
+def sealed_data(event, data: dict | None) -> dict:
+    """An entry hidden until opening gets a random salt: every leaf hash is public (entries, proofs), and the rest
+    of such a leaf (a section, a public amount, a short bidder code, a time between its neighbours') could be
+    guessed until it matched, telling whose section each hidden entry is (SECRET-BIDDERS)."""
+    data = data or {}
+    if event in BIDDER_PRIVATE_EVENTS:
+        return {**data, "salt": secrets.token_hex(16)}
+    return data
+
+
 def audit_append(*, event: AuditEvent, actor=None, section=None, data: dict | None = None) -> AuditEntry:
     """Append one entry; call inside the transaction of the act it records."""
     return audit_append_many([(event, actor, section, data)])[0]
@@ -102,6 +113,7 @@ def audit_append_many(items: list[tuple]) -> list[AuditEntry]:
         at = timezone.now()
         entries = []
         for event, actor, section, data in items:
+            data = sealed_data(event, data)
             actor_id = getattr(actor, "pk", None)
             role = getattr(actor, "role", "") if actor_id else ""
             organization_id = getattr(actor, "organization_id", None) if actor_id else None

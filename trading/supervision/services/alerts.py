@@ -67,7 +67,7 @@ def alert_raise(
             feed_publish(kind="alert.raised", payload=alert_payload(alert), actor=actor)
     except IntegrityError:
         return None  # raised before
-    logger.info("alert %s: %s", rule, message)
+    logger.info("alert %s #%s: %s", rule, alert.pk, policy.alert_log_text(event=event, section=section, message=message))
     return alert
 
 
