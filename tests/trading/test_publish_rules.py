@@ -15,7 +15,13 @@ pytestmark = pytest.mark.django_db
 
 
 def days(n, hours=0):
-    return timezone.now() + timedelta(days=n, hours=hours)
+    """n days from now; with `hours`, that many hours after noon (Asia/Shanghai) of that day, so that the offset
+    never crosses midnight: the rules count calendar dates (DOC-MIN-20D), and 19 days plus an hour taken at
+    23:30 would be 20 of them."""
+    if not hours:
+        return timezone.now() + timedelta(days=n)
+    noon = (timezone.localtime() + timedelta(days=n)).replace(hour=12, minute=0, second=0, microsecond=0)
+    return noon + timedelta(hours=hours)
 
 
 def assert_still_draft(section):

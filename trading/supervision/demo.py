@@ -117,6 +117,8 @@ def supervision_demo(*, staff) -> None:
     complaint_accept(actor=supervisor, complaint=complaint)
     complaint_decide(actor=supervisor, complaint=complaint, decision="经核查，中标人项目经理无在建项目，投诉不成立。")
     # A publication refused by DOC-MIN-20D (a 19-day window): the refusal is the console's first alert.
+    # Noon of the 19th day, so that the hour added never crosses midnight into a 20th calendar day.
+    nineteen_days_on = (timezone.localtime(now) + 19 * day).replace(hour=12, minute=0, second=0, microsecond=0)
     short = Section.objects.create(
         project=lanes.project,
         public_id="HZJS-2026-140-02",
@@ -126,8 +128,8 @@ def supervision_demo(*, staff) -> None:
         documents_issued_at=now,
         registration_start=now,
         registration_end=now + 10 * day,
-        bid_deadline=now + 19 * day + timedelta(hours=1),
-        opening_at=now + 19 * day + timedelta(hours=2),
+        bid_deadline=nineteen_days_on + timedelta(hours=1),
+        opening_at=nineteen_days_on + timedelta(hours=2),
     )
     with suppress(RuleViolation):  # refused, as it must be; the alert stays
         section_publish(actor=staff, section=short)
