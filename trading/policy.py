@@ -248,8 +248,12 @@ def opening_line_visible(user, bid_opening) -> bool:
 
 
 # Evaluation (bidding.evaluation). EVAL-SECRET: who sits on a committee is sealed until its session
-# starts; then the officials and the committee itself see the names; everyone else once results are out.
+# starts; then the officials and the committee itself see the names; the tenderer once results are out,
+# everyone else once the award is decided.
 RESULT_STATES = {SectionState.PUBLICIZING, SectionState.AWARDED, SectionState.CONTRACTED, SectionState.CLOSED}
+# Law 37: the committee's names stay secret until the award is decided, so the public and the bidders do not
+# read them during the candidates' publicity; the tenderer's side has the signed report from the results on (Law 40).
+AWARD_STATES = RESULT_STATES - {SectionState.PUBLICIZING}
 
 
 def can_manage_experts(user) -> bool:
@@ -262,9 +266,16 @@ def can_run_draw(user, section: Section) -> bool:
     return role_of(user) == Role.STAFF and identities_revealed(section)
 
 
+def _standing_state(section: Section) -> str:
+    return section.suspended_from if section.state == SectionState.SUSPENDED else section.state
+
+
 def results_public(section: Section) -> bool:
-    state = section.suspended_from if section.state == SectionState.SUSPENDED else section.state
-    return state in RESULT_STATES
+    return _standing_state(section) in RESULT_STATES
+
+
+def award_decided(section: Section) -> bool:
+    return _standing_state(section) in AWARD_STATES
 
 
 def sitting_member(user, draw):
@@ -279,7 +290,9 @@ def committee_names_visible(user, draw) -> bool:
         return False
     if role_of(user) in OFFICIAL_ROLES or sitting_member(user, draw) is not None:
         return True
-    return results_public(draw.section)
+    if manages(user, draw.section):
+        return results_public(draw.section)
+    return award_decided(draw.section)
 
 
 def can_view_draw_record(user, section: Section) -> bool:

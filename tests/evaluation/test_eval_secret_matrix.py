@@ -77,3 +77,27 @@ def test_EVAL_SECRET_officials_see_the_names_once_the_session_starts(make_user, 
     session_start(actor=staff, draw=draw)
     body = _text(client_for(Client, world.users[Role.SUPERVISOR]).get(f"/sections/{section.public_id}/draw/record/"))
     assert all(m.expert.name in body for m in members)
+
+
+def test_EVAL_SECRET_during_publicity_the_names_reach_the_tenderer_not_the_public_until_the_award(make_user, staff):
+    """EVAL-SECRET (Law 37: the committee's names are secret until the award is decided): during the candidates'
+    publicity the tenderer has the signed report with its names (Law 40); the public and the bidders get them
+    only once the award is decided."""
+    from trading.models import Section, SectionState
+
+    world, section, draw, members, _secrets = drawn_world(make_user, staff)
+    for member in members:
+        member_respond(user=member.expert.user, member=member, accept=True)
+    session_start(actor=staff, draw=draw)
+    path = f"/sections/{section.public_id}/draw/record/"
+    viewers = {role: client_for(Client, world.users[role]) for role in (Role.TENDERER, "bidder_a", "anonymous")}
+
+    def named(viewer) -> bool:
+        body = _text(viewer.get(path))
+        return any(m.expert.name in body for m in members)
+
+    Section.objects.filter(pk=section.pk).update(state=SectionState.PUBLICIZING)
+    assert named(viewers[Role.TENDERER])
+    assert not named(viewers["bidder_a"]) and not named(viewers["anonymous"])
+    Section.objects.filter(pk=section.pk).update(state=SectionState.AWARDED)
+    assert named(viewers["bidder_a"]) and named(viewers["anonymous"])
