@@ -105,3 +105,13 @@ class RegistrationFactory(factory.django.DjangoModelFactory):
     bidder_code = factory.Sequence(lambda n: f"B-{n:04d}")
     contact_name = "张三"
     contact_phone = "13800000000"
+
+
+def days(n, hours=0):
+    """n days from now; with `hours`, that many hours after noon (Asia/Shanghai) of that day, so that the offset
+    never crosses midnight: the rules count calendar dates (DOC-MIN-20D), and 19 days plus an hour taken at
+    23:30 would be 20 of them."""
+    if not hours:
+        return timezone.now() + timedelta(days=n)
+    noon = (timezone.localtime() + timedelta(days=n)).replace(hour=12, minute=0, second=0, microsecond=0)
+    return noon + timedelta(hours=hours)

@@ -3,17 +3,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from tests.factories import days  # noqa: F401 (the supervision tests import it from here)
 from trading.models import SectionState, SectionTransition
-
-
-def days(n, hours=0):
-    """n days from now; with `hours`, that many hours after noon (Asia/Shanghai) of that day, so that the offset
-    never crosses midnight: the rules count calendar dates (DOC-MIN-20D), and 19 days plus an hour taken at
-    23:30 would be 20 of them."""
-    if not hours:
-        return timezone.now() + timedelta(days=n)
-    noon = (timezone.localtime() + timedelta(days=n)).replace(hour=12, minute=0, second=0, microsecond=0)
-    return noon + timedelta(hours=hours)
 
 
 def move(section, state, *, days_ago=0, opened=True, from_state="awarded"):

@@ -5,23 +5,13 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from tests.factories import ProjectFactory, SectionFactory
+from tests.factories import ProjectFactory, SectionFactory, days
 from trading.errors import NotAllowed, RuleViolation
 from trading.models import Announcement, CalendarDay, Procedure, Role, SectionState, TransactionType
 from trading.services.sections import clarification_issue, section_create, section_publish
 from trading.workdays import add_working_days, working_days_between
 
 pytestmark = pytest.mark.django_db
-
-
-def days(n, hours=0):
-    """n days from now; with `hours`, that many hours after noon (Asia/Shanghai) of that day, so that the offset
-    never crosses midnight: the rules count calendar dates (DOC-MIN-20D), and 19 days plus an hour taken at
-    23:30 would be 20 of them."""
-    if not hours:
-        return timezone.now() + timedelta(days=n)
-    noon = (timezone.localtime() + timedelta(days=n)).replace(hour=12, minute=0, second=0, microsecond=0)
-    return noon + timedelta(hours=hours)
 
 
 def assert_still_draft(section):
