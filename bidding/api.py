@@ -180,7 +180,7 @@ class MyBid(APIView):
     def get(self, request, public_id):
         section = selectors.section_get(user=request.user, public_id=public_id)
         registration = submission.own_registration(actor=request.user, section=section)
-        bid = registration.bids.order_by("-submitted_at").first()
+        bid = submission.latest_bid(registration)
         if bid is None:
             raise Http404
         return Response(BidOut(bid).data)

@@ -54,6 +54,11 @@ def own_registration(*, actor, section: Section) -> Registration:
     return registration
 
 
+def latest_bid(registration: Registration):
+    """The registration's newest bid (active, replaced or withdrawn), or None: what its bidder's pages show."""
+    return registration.bids.order_by("-submitted_at").first()
+
+
 def require_bidding_open(section: Section, *, now=None) -> None:
     """BID-DEADLINE: the server clock at request time decides, whatever the scheduled job has done."""
     if not bidding_is_open(section, now=now):

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bidding.ceremony import custodian_key_set
 from bidding.models import CustodianKey, KeyShare, OpeningCeremony
-from bidding.submission import own_registration
+from bidding.submission import latest_bid, own_registration
 from trading import selectors
 from trading.errors import NotAllowed
 from trading.services.lifecycle import bidding_is_open
@@ -40,7 +40,7 @@ def bid_page(request, public_id):
         "section": section,
         "registration": registration,
         "opening_key": getattr(section, "opening_key", None),
-        "bid": registration.bids.order_by("-submitted_at").first(),
+        "bid": latest_bid(registration),
         "open": bidding_is_open(section),
         "bid_page_text": BID_PAGE_TEXT,
     }
@@ -52,7 +52,7 @@ def bid_receipt(request, public_id):
     """The bidder's receipt as the file `python -m bidding.cli verify-receipt` reads (receipt, signature, platform key)."""
     section = selectors.section_get(user=request.user, public_id=public_id)
     registration = own_registration(actor=request.user, section=section)
-    bid = registration.bids.order_by("-submitted_at").first()
+    bid = latest_bid(registration)
     if bid is None:
         raise Http404
     response = JsonResponse(bid.receipt, json_dumps_params={"ensure_ascii": False, "indent": 1})

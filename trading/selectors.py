@@ -53,6 +53,11 @@ def registrations_list(*, user, section: Section | None = None) -> QuerySet:
     return policy.registrations_visible(user, queryset)
 
 
+def registrations_own(*, user) -> QuerySet:
+    """The bidder's own registrations ("mine"; after an opening the policy shows it the others' too)."""
+    return registrations_list(user=user).filter(organization_id=getattr(user, "organization_id", None))
+
+
 def audit_entries_list(*, user, section: Section | None = None) -> QuerySet:
     queryset = AuditEntry.objects.all()
     if section is not None:

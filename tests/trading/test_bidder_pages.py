@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from bidding import receipts
-from bidding.services import registration_create
+from tests.bidding.test_registration import register
 from tests.bidding.test_submission import Bidder
 from tests.conftest import signed_in
 from tests.factories import SectionFactory
@@ -23,10 +23,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def section(staff):
     return section_publish(actor=staff, section=SectionFactory())
-
-
-def register(user, section):
-    return registration_create(actor=user, section=section, contact_name="赵六", contact_phone="13600000000")
 
 
 def english(client):

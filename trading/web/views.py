@@ -155,8 +155,7 @@ def workspace(request):
     if role in policy.MANAGING_ROLES:
         context["projects"] = selectors.projects_list(user=user).prefetch_related("sections")
     elif role == Role.BIDDER:
-        # Its own only: after an opening the policy lets it see the other bidders too, but this list is "mine".
-        context["registrations"] = selectors.registrations_list(user=user).filter(organization_id=user.organization_id)
+        context["registrations"] = selectors.registrations_own(user=user)
         context["open_sections"] = sections.filter(state=SectionState.PUBLISHED).exclude(
             registrations__organization_id=user.organization_id
         )
