@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bidding.models import Bid, OpeningKey, Registration, SealedBidsRoot, Upload
+from bidding.part_file import PartFileWriter
 from trading import signing
 from trading.audit import merkle
 from trading.audit.events import AuditEvent
@@ -154,27 +155,24 @@ class UploadClaim:
     """One writer's right to put `length` bytes at `offset` of the part file, checked under the row lock.
 
     write() may run on any thread (one at a time); the bytes go into the file and the checker.
+    `accepted` counts what write() took, `written` what is in the file (all of it after flush()).
     """
 
     def __init__(self, *, upload: Upload, offset: int, length: int, stamp, verifier):
         self.upload, self.offset, self.length, self.stamp = upload, offset, length, stamp
         self.verifier = verifier
-        self.written = 0
-        self.fd = os.open(upload_path(upload), os.O_WRONLY)
+        self.accepted = 0
+        self.file = PartFileWriter(upload_path(upload), offset)
+
+    @property
+    def written(self) -> int:
+        return self.file.written
 
     def write(self, pieces: list) -> None:
-        pieces = [memoryview(p) for p in pieces]
-        position = self.offset + self.written
-        while pieces:
-            n = os.pwritev(self.fd, pieces, position)
-            position += n
-            self.written += n
-            while pieces and n >= len(pieces[0]):
-                n -= len(pieces[0])
-                self._feed(pieces.pop(0))
-            if n:  # a short write: the rest of that piece follows
-                self._feed(pieces[0][:n])
-                pieces[0] = pieces[0][n:]
+        self.file.write(pieces)
+        self.accepted += sum(len(p) for p in pieces)
+        for piece in pieces:
+            self._feed(piece)
 
     def _feed(self, piece) -> None:
         if self.verifier is None:
@@ -185,9 +183,13 @@ class UploadClaim:
             self.verifier.close()
             self.verifier = None
 
+    def flush(self) -> None:
+        self.file.flush()
+
     def sync(self) -> None:
         """The bytes acknowledged to the client are on disk: a resume after a crash starts from real data."""
-        os.fdatasync(self.fd)
+        self.file.flush()
+        self.file.sync()
 
     def sync_later(self, executor) -> None:
         """Start writing the chunk to disk without waiting for it: the next chunk arrives meanwhile.
@@ -196,7 +198,8 @@ class UploadClaim:
         then refuses the envelope (its digests do not match) and the bidder uploads again.
         finalize itself waits for the disk (upload_finalize syncs before the bid is recorded).
         """
-        fd = os.dup(self.fd)
+        self.file.flush()
+        fd = os.dup(self.file.fd)
 
         def sync() -> None:
             try:
@@ -207,9 +210,8 @@ class UploadClaim:
         executor.submit(sync)
 
     def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        """Flushes what is left (after a cut too: the client resumes from what is in the file)."""
+        self.file.close()
 
 
 def upload_claim(*, actor, upload_id, offset: int, length: int) -> UploadClaim:
@@ -309,8 +311,8 @@ def upload_write(*, actor, upload_id, offset: int, stream, length: int) -> Uploa
     """Write `length` bytes from `stream` at `offset`; a resent chunk overwrites, a gap is refused."""
     claim = upload_claim(actor=actor, upload_id=upload_id, offset=offset, length=length)
     try:
-        while claim.written < length:
-            piece = stream.read(min(COPY_CHUNK, length - claim.written))
+        while claim.accepted < length:
+            piece = stream.read(min(COPY_CHUNK, length - claim.accepted))
             if not piece:
                 break
             claim.write([piece])
