@@ -8,6 +8,7 @@ buffer per writer thread; the unaligned edges (a resume at any offset, the last 
 request) go through the page cache. Where the file system has no O_DIRECT, everything does.
 """
 
+import contextlib
 import errno
 import mmap
 import os
@@ -39,10 +40,8 @@ class PartFileWriter:
         self.fd = os.open(path, os.O_WRONLY)
         self.direct_fd = -1
         if direct:
-            try:
+            with contextlib.suppress(OSError):  # no O_DIRECT here: the page cache takes everything
                 self.direct_fd = os.open(path, os.O_WRONLY | os.O_DIRECT)
-            except OSError:
-                pass  # no O_DIRECT here: the page cache takes everything
         self.offset = offset
         self.written = 0
         self.carry = b""  # bytes at offset + written not yet in the file (less than one block)
