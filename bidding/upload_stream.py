@@ -29,6 +29,10 @@ from trading.api.errors import error_body
 from trading.errors import DomainError
 
 CHUNK_PATH = re.compile(r"/api/v1/uploads/[0-9a-fA-F-]{36}/")
+# The upload's create and finalize run on the same threads: under Django's ASGI handler each request
+# gets a thread and a database connection of its own, which a crowd of uploads queues for seconds.
+CALL_PATH = re.compile(r"/api/v1/(sections/[^/]+/uploads|uploads/[0-9a-fA-F-]{36}/finalize)/")
+CALL_BODY_MAX = 1 << 16  # their bodies are a few bytes of JSON
 GATE_URLCONF = "bidding.upload_stream_urls"
 BATCH = 1 << 18  # bytes handed to a writer thread at once; two batches per request in memory at most
 # File writes and hashing release the GIL: on their own threads they leave the event loop free.
@@ -65,7 +69,8 @@ def close_database_connections() -> None:
 
 
 class UploadStreamRouter:
-    """`PUT /api/v1/uploads/<id>/` is streamed here; everything else goes to `app`."""
+    """`PUT /api/v1/uploads/<id>/` is streamed here, the upload's create and finalize run on the database
+    threads; everything else goes to `app`."""
 
     def __init__(self, app):
         self.app = app
@@ -75,6 +80,8 @@ class UploadStreamRouter:
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["method"] == "PUT" and CHUNK_PATH.fullmatch(scope["path"]):
             await self.put(scope, receive, send)
+        elif scope["type"] == "http" and scope["method"] == "POST" and CALL_PATH.fullmatch(scope["path"]):
+            await self.call(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
@@ -91,6 +98,25 @@ class UploadStreamRouter:
             if response is None:  # the client went away: what arrived is kept for the resume
                 return
             response.cookies = checked.cookies  # a refreshed session or CSRF cookie from the middleware
+        await send_response(response, send)
+
+    async def call(self, scope, receive, send):
+        """The whole Django request (middleware, URL conf, view) on a database thread, its small body read first."""
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > CALL_BODY_MAX:
+                await send_response(JsonResponse(error_body("INVALID", "request body too large"), status=413), send)
+                return
+            if not message.get("more_body", False):
+                break
+        request = ASGIHandler.request_class(scope, io.BytesIO(bytes(body)))
+        loop = asyncio.get_running_loop()
+        prefix = get_script_prefix(scope)
+        response = await loop.run_in_executor(_database, _on_database_thread, prefix, self.gate.get_response, request)
         await send_response(response, send)
 
     async def receive_chunk(self, claim: submission.UploadClaim, receive, prefix, language) -> JsonResponse | None:

@@ -370,8 +370,6 @@ def stream_app():
 
 def stream_put(app, upload_id, offset, pieces, *, headers=(), cut=False, length=None):
     """One PUT through the ASGI app; `cut` drops the connection after the pieces. Returns (status, body)."""
-    import asyncio
-
     length = sum(len(p) for p in pieces) if length is None else length
     scope = http_scope(
         "PUT",
@@ -390,6 +388,13 @@ def stream_put(app, upload_id, offset, pieces, *, headers=(), cut=False, length=
         messages.append({"type": "http.disconnect"})
     else:
         messages[-1]["more_body"] = False
+    return asgi_call(app, scope, messages)
+
+
+def asgi_call(app, scope, messages):
+    """Drive the ASGI app with these messages as a server would; returns (status, JSON body) or (None, None)."""
+    import asyncio
+
     sent = []
 
     async def receive():
@@ -405,6 +410,13 @@ def stream_put(app, upload_id, offset, pieces, *, headers=(), cut=False, length=
         return None, None
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return sent[0]["status"], json.loads(body)
+
+
+def stream_post(app, path, body: bytes = b"", *, headers=()):
+    scope = http_scope(
+        "POST", path, [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]
+    )
+    return asgi_call(app, scope, [{"type": "http.request", "body": body, "more_body": False}])
 
 
 def token_header(user):
@@ -533,6 +545,35 @@ def test_BID_ENCRYPTED_tampered_envelopes_streamed_in_are_refused_and_nothing_is
             upload_finalize(actor=bidder.user, upload_id=upload.pk)
         assert refused.value.code == "BID-ENCRYPTED", name
     assert not Bid.objects.exists()
+
+
+@stream_db
+def test_create_and_finalize_run_through_the_upload_endpoint_with_the_sites_checks(stream_app, make_user, client, bidder):
+    """The upload's create and finalize take the streaming endpoint's threads, with the same middleware,
+    authentication, permissions and answers as the rest of the API (the fallback app is never reached)."""
+    data = bidder.seal()
+    auth = token_header(bidder.user)
+    create = f"/api/v1/sections/{bidder.section.public_id}/uploads/"
+    status, body = stream_post(stream_app, create, json.dumps({"size": len(data)}).encode(), headers=auth)
+    assert status == 201 and body["size"] == len(data) and body["received"] == 0
+    upload_id = body["id"]
+    assert stream_post(stream_app, create, b'{"size": 0}', headers=auth)[1]["code"] in {"INVALID", "VALIDATION"}
+    assert stream_post(stream_app, create, b"{}" + b" " * (1 << 16), headers=auth)[0] == 413
+    anonymous = client.post(create, {"size": 5}, content_type="application/json")
+    assert stream_post(stream_app, create, json.dumps({"size": 5}).encode()) == (anonymous.status_code, anonymous.json())
+    assert anonymous.status_code in {401, 403}
+    assert stream_put(stream_app, upload_id, 0, [data], headers=auth)[0] == 200
+    finalize = f"/api/v1/uploads/{upload_id}/finalize/"
+    other = Bidder(make_user, bidder.section)
+    assert stream_post(stream_app, finalize, headers=token_header(other.user))[0] == 404  # not its upload
+    client.force_login(bidder.user)
+    session = [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+    status, body = stream_post(stream_app, finalize, headers=session)
+    assert status == 403 and "CSRF" in body["message"] and not Bid.objects.exists()
+    status, body = stream_post(stream_app, finalize, headers=[*auth, (b"user-agent", b"bench")])
+    assert status == 201 and body["receipt"]["receipt"]["digest"] == body["digest"] == E.hashlib.sha256(data).hexdigest()
+    bid = Bid.objects.get()
+    assert (bid.client_ip, bid.user_agent) == ("127.0.0.1", "bench")
 
 
 @pytest.mark.parametrize(("language", "expected"), [("zh-hans", "密钥已保存在本浏览器"), ("en", "Keys")])
