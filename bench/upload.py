@@ -114,7 +114,7 @@ _connections = threading.local()  # one keep-alive connection per client thread 
 def _connection(port: int) -> http.client.HTTPConnection:
     pool = _connections.__dict__.setdefault("by_port", {})
     if port not in pool:
-        pool[port] = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        pool[port] = http.client.HTTPConnection("127.0.0.1", port, timeout=600, blocksize=1 << 20)
     return pool[port]
 
 
@@ -127,12 +127,33 @@ def request(method, path, token, body=None, headers=None):
     except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
         # The server closed the idle connection (its keep-alive timeout): a new one, as a browser does.
         connection.close()
+        if isinstance(body, FileRange):
+            body.rewind()
         connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
     data = response.read()
     if response.status >= 400:
         raise RuntimeError(f"{method} {path}: {response.status} {data[:300]!r}")
     return json.loads(data) if data else None
+
+
+class FileRange:
+    """`length` bytes of a file from `offset`, read as they are sent (a browser streams a Blob body the
+    same way: reading the whole PUT first would leave the server idle meanwhile)."""
+
+    def __init__(self, fh, offset: int, length: int):
+        self.fh, self.offset, self.length, self.left = fh, offset, length, length
+
+    def rewind(self) -> None:
+        self.left = self.length
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n < 0 else min(n, self.left)
+        if self.left == self.length:
+            self.fh.seek(self.offset)  # a resent request starts again from its offset (rewind)
+        piece = self.fh.read(n)
+        self.left -= len(piece)
+        return piece
 
 
 def upload(section, token, path: Path) -> None:
@@ -144,24 +165,26 @@ def upload(section, token, path: Path) -> None:
         json.dumps({"size": size}),
         {"Content-Type": "application/json"},
     )
-    # One buffer per client, reused by every PUT: no fresh 64 MB object per request.
-    buffer = memoryview(bytearray(min(size, CHUNK_MAX if ADAPTIVE else CHUNK_MIN)))
     with open(path, "rb") as fh:
         offset, chunk = 0, CHUNK_MIN
         while offset < size:
-            piece = buffer[: fh.readinto(buffer[:chunk])]
+            piece = FileRange(fh, offset, min(chunk, size - offset))
             started = time.perf_counter()
             request(
                 "PUT",
                 f"/api/v1/uploads/{created['id']}/",
                 token,
                 piece,
-                {"Content-Type": "application/octet-stream", "Upload-Offset": str(offset)},
+                {
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(piece.length),
+                    "Upload-Offset": str(offset),
+                },
             )
-            offset += len(piece)
+            offset += piece.length
             if ADAPTIVE:
                 seconds = max(time.perf_counter() - started, 0.001)
-                chunk = min(CHUNK_MAX, max(CHUNK_MIN, round(len(piece) / seconds * CHUNK_SECONDS)))
+                chunk = min(CHUNK_MAX, max(CHUNK_MIN, round(piece.length / seconds * CHUNK_SECONDS)))
     request("POST", f"/api/v1/uploads/{created['id']}/finalize/", token)
 
 
