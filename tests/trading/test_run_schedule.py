@@ -7,6 +7,7 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.management import call_command
+from django.db import connections
 from django.utils import timezone
 
 from tests.factories import SectionFactory
@@ -69,6 +70,7 @@ def test_the_asgi_server_runs_the_schedule_and_waits_out_countdowns_on_its_loop(
         closed_by_countdown = await until(lambda: state_of(second) == SectionState.BIDDING_CLOSED, seconds=5)
         await inbox.put({"type": "lifespan.shutdown"})
         await server
+        await sync_to_async(connections.close_all)()  # the checks' thread: its connection would outlive the test
         return closed_at_start, closed_by_countdown, said
 
     closed_at_start, closed_by_countdown, said = asyncio.run(scenario())
