@@ -107,3 +107,14 @@ def test_resumed_and_resent_requests_leave_exactly_the_bytes_sent(where, cuts, p
         offset = end
     assert send(path, data, requests, direct=direct) == {direct and supports_direct_io(directory)}
     assert path.read_bytes() == data
+
+
+def test_the_batches_in_flight_stay_within_their_budget():
+    """1 MB hand-offs for a few uploads, 256 KB for many; never more than the budget unless at the floor."""
+    from bidding.upload_stream import BATCH_BUDGET, BATCH_MAX, BATCH_MIN, batch_size
+
+    assert batch_size(1) == batch_size(8) == BATCH_MAX
+    assert batch_size(50) == batch_size(1000) == BATCH_MIN
+    for streaming in range(1, 200):
+        assert BATCH_MIN <= batch_size(streaming) <= BATCH_MAX
+        assert streaming * batch_size(streaming) <= max(BATCH_BUDGET, streaming * BATCH_MIN)
