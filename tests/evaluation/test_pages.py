@@ -101,6 +101,23 @@ def test_staff_console_to_result_page(staff, section, pool, make_user):
     assert section.state == SectionState.CONTRACTED and section.contract.performance_bond_fen == 45_000_000
 
 
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        ({"size": 5, "quotas": "A01:3,A02:1", "remote": "on"}, "EVAL-SIZE"),  # refused by the service
+        ({"size": 5, "quotas": "A01-3;A02-1", "remote": "on"}, "专业代码:人数"),  # refused by the form
+    ],
+)
+def test_a_refused_commitment_comes_back_with_what_was_typed(staff, section, pool, data, said):
+    console = as_user(staff)
+    response = console.post(f"/sections/{section.public_id}/draw/", {"op": "commit", **data})
+    page = response.content.decode()
+    assert response.status_code == 200 and said in page
+    assert 'name="size" value="5"' in page and f'value="{data["quotas"]}"' in page
+    assert 'name="remote" id="id_remote" checked' in page
+    assert not ExpertDraw.objects.exists()
+
+
 def test_the_console_says_what_starting_the_session_did(staff, committed, make_user):
     """EVAL-CONFLICT: a start that recuses a conflicted expert and redraws the seat says so (it did not start);
     the start itself says the seed is out. The seats' source reads as a label, not the stored value."""
