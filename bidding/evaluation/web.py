@@ -310,11 +310,15 @@ def _candidates_action(request, section):
         if objection is None:
             raise NotAllowed("NOT-ALLOWED", _("没有这项异议。"))
         award_services.objection_answer(user=request.user, objection=objection, answer=request.POST.get("answer", ""))
+        messages.success(request, _("异议已答复，提出人可在本页查看答复。"))
     elif op == "disqualify":
         candidate = Candidate.objects.filter(report__section=section, pk=request.POST.get("candidate") or 0).first()
         if candidate is None:
             raise NotAllowed("NOT-ALLOWED", _("没有这名候选人。"))
-        award_services.candidate_disqualify(actor=request.user, candidate=candidate, reason=request.POST.get("reason", ""))
+        candidate = award_services.candidate_disqualify(
+            actor=request.user, candidate=candidate, reason=request.POST.get("reason", "")
+        )
+        messages.success(request, _("已认定第%(rank)s名中标候选人不符合中标条件。") % {"rank": candidate.rank})
     elif op == "award":
         award_services.award_make(actor=request.user, section=section)
         messages.success(request, _("已定标并发出中标通知书。"))
