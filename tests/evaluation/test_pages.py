@@ -218,3 +218,30 @@ def test_disqualifying_a_candidate_and_answering_an_objection_say_they_were_done
     candidate.refresh_from_db()
     objection.refresh_from_db()
     assert candidate.disqualified_at and objection.answered_at
+
+
+FULL_WIDTH = "，：；（）。、！？「」《》【】"
+
+
+def test_the_results_page_in_english_has_no_full_width_punctuation(publicized, make_user, supervisor):
+    from trading.supervision.services.complaints import complaint_accept, complaint_decide, complaint_file
+
+    url = f"/sections/{publicized.public_id}/candidates/"
+    Publicity.objects.update(ends_at=timezone.now() - timedelta(seconds=1))
+    tenderer = as_user(make_user(Role.TENDERER, organization=publicized.project.tenderer))
+    tenderer.post(url, {"op": "award"})
+    tenderer.post(url, {"op": "report", "body": "招标投标情况"})
+    bidder = make_user(Role.BIDDER, organization=publicized.registrations.order_by("pk")[1].organization)
+    complaint = complaint_file(actor=bidder, section=publicized, subject="other", body="x", known_on=timezone.localdate())
+    complaint_accept(actor=supervisor, complaint=complaint)
+    complaint_decide(actor=supervisor, complaint=complaint, decision="Dismissed.")
+
+    chinese = Client().get("/results/").content.decode()
+    winner = Award.objects.get().candidate.opening.bid.registration.organization.name
+    assert f"{publicized.public_id} {publicized.name}：{winner}，" in chinese and "已处理决定：Dismissed." in chinese
+    english = Client()
+    english.cookies["django_language"] = "en"
+    page = english.get("/results/").content.decode()
+    assert f"{publicized.public_id} {publicized.name}: {winner}, " in page and " yuan</li>" in page
+    assert "Decision issued: Dismissed." in page
+    assert [c for c in page if c in FULL_WIDTH] == []
