@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 
 from bidding.ceremony import custodian_key_set
-from bidding.models import CustodianKey, KeyShare, OpeningCeremony
+from bidding.models import Bid, CustodianKey, KeyShare, OpeningCeremony
 from bidding.submission import latest_bid, own_registration
 from trading import selectors
 from trading.errors import NotAllowed
@@ -24,6 +24,8 @@ BID_PAGE_TEXT = {
     "uploading": _("上传"),
     "sealing": _("加密"),
     "received": _("已接收，回执可离线验证"),
+    "status": _("状态"),
+    "active": Bid.Status.ACTIVE.label,
     "badPrice": _("报价格式不正确。"),
     "withdraw": _("确定撤回投标？截止前可重新提交。"),
     "chooseKeyFile": _("请选择密钥备份文件。"),

@@ -2,6 +2,7 @@ import os
 
 import pytest
 from django.db import connection
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from bidding.services import registration_create
@@ -32,6 +33,14 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    # A test client request in English leaves English active in this thread (LocaleMiddleware activates it
+    # and nothing resets it): the next test would read English messages from the services it calls.
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -97,17 +97,23 @@ def draw_console(request, public_id):
     if not policy.can_run_draw(request.user, section):
         raise NotAllowed("NOT-ALLOWED", _("开标后由交易中心工作人员抽取评标专家。"))
     draw = selectors.draw_of(section)
+    op = request.POST.get("op", "")
+    form = DrawForm(request.POST if request.method == "POST" and op == "commit" else None)
     if request.method == "POST":
         try:
-            _console_action(request, section, draw)
+            if not form.is_bound or form.is_valid():  # an invalid form shows its errors beside its fields
+                _console_action(request, section, draw, op, form)
+                return _back(request, "evaluation-draw", public_id)
         except DomainError as error:
             messages.error(request, f"{error.code}: {error.message}")
-        return _back(request, "evaluation-draw", public_id)
+            if not form.is_bound:
+                return _back(request, "evaluation-draw", public_id)
+        # A refused commitment: the page again with the rules as typed, to be corrected rather than retyped.
     record = selectors.draw_record(user=request.user, section=section)
     context = {
         "section": section,
         "record": record,
-        "form": DrawForm(),
+        "form": form,
         "specialties": Specialty.objects.all(),
         "scheme": scheme_of(section),
         "all_in": bool(draw and all_scores_in(draw)),
@@ -119,12 +125,8 @@ def draw_console(request, public_id):
     return render(request, "evaluation/draw_console.html", context)
 
 
-def _console_action(request, section, draw):
-    op = request.POST.get("op", "")
+def _console_action(request, section, draw, op, form):
     if op == "commit":
-        form = DrawForm(request.POST)
-        if not form.is_valid():
-            raise DomainError("INVALID", "; ".join(e for errors in form.errors.values() for e in errors))
         draw_services.draw_commit(actor=request.user, section=section, **form.cleaned_data)
         messages.success(request, _("已公布抽取承诺。"))
         return
@@ -308,11 +310,15 @@ def _candidates_action(request, section):
         if objection is None:
             raise NotAllowed("NOT-ALLOWED", _("没有这项异议。"))
         award_services.objection_answer(user=request.user, objection=objection, answer=request.POST.get("answer", ""))
+        messages.success(request, _("异议已答复，提出人可在本页查看答复。"))
     elif op == "disqualify":
         candidate = Candidate.objects.filter(report__section=section, pk=request.POST.get("candidate") or 0).first()
         if candidate is None:
             raise NotAllowed("NOT-ALLOWED", _("没有这名候选人。"))
-        award_services.candidate_disqualify(actor=request.user, candidate=candidate, reason=request.POST.get("reason", ""))
+        candidate = award_services.candidate_disqualify(
+            actor=request.user, candidate=candidate, reason=request.POST.get("reason", "")
+        )
+        messages.success(request, _("已认定第%(rank)s名中标候选人不符合中标条件。") % {"rank": candidate.rank})
     elif op == "award":
         award_services.award_make(actor=request.user, section=section)
         messages.success(request, _("已定标并发出中标通知书。"))

@@ -93,15 +93,19 @@ async function upload(blob) {
   return api(`/api/v1/uploads/${created.id}/finalize/`, { method: "POST" });
 }
 
-function showReceipt(bid) {
+// The page as a reload would show it with this bid (active from now, until the deadline): receipt and withdrawal.
+function showBid(bid) {
   $("receipt").innerHTML = "";
   const p = document.createElement("p");
-  p.textContent = `${text.received} · SHA-256 ${bid.digest} · ${shown(bid.submitted_at)}`;
+  const status = document.createElement("strong");
+  status.textContent = text.active;
+  p.append(`${text.received} · ${text.status}: `, status, ` · SHA-256 ${bid.digest} · ${shown(bid.submitted_at)}`);
   p.dataset.testid = "receipt-ok";
   $("receipt").append(p);
   const link = $("receipt-download");
   link.href = URL.createObjectURL(new Blob([JSON.stringify(bid.receipt, null, 1)], { type: "application/json" }));
   link.hidden = false;
+  if ($("withdraw")) $("withdraw").hidden = false;
 }
 
 const keysReady = ensureKeys().catch((e) => say(e.message));
@@ -124,7 +128,7 @@ $("bid-form")?.addEventListener("submit", async (event) => {
       files: { commercial: $("commercial").files[0], technical: $("technical").files[0] },
       onProgress: (done, total) => progress(done, total, text.sealing),
     });
-    showReceipt(await upload(blob));
+    showBid(await upload(blob));
   } catch (error) {
     say(error.message);
   }

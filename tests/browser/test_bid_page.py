@@ -54,6 +54,9 @@ def test_a_bidder_seals_uploads_and_gets_a_receipt(live_server, page, staff, mak
     assert "上传 100%" in page.get_by_test_id("progress-text").text_content()
     # The first PUT carries 8 MB; the next ones about a second's worth each (up to 64 MB), from where the last ended.
     assert len(puts) >= 2 and puts[:2] == ["0", str(8 << 20)], puts
+    # Without a reload the page shows the bid as active and offers to withdraw it.
+    assert "状态: 有效" in page.get_by_test_id("receipt-ok").text_content()
+    assert page.get_by_test_id("withdraw").is_visible()
 
     bid = Bid.objects.get(registration__organization=bidder.organization)
     assert bid.status == "active" and bid.receipt["receipt"]["bidder_code"] == bid.registration.bidder_code
@@ -63,6 +66,13 @@ def test_a_bidder_seals_uploads_and_gets_a_receipt(live_server, page, staff, mak
         for table in connection.introspection.table_names(cursor):
             cursor.execute(f'SELECT * FROM "{table}"')
             assert MARKER not in repr(cursor.fetchall()), table
+
+    # The button shown after the upload withdraws that bid.
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("withdraw").click()
+    page.wait_for_function("document.querySelector('[data-testid=receipt]').textContent.includes('已撤回')")
+    bid.refresh_from_db()
+    assert bid.status == "withdrawn" and page.get_by_test_id("withdraw").is_hidden()
 
 
 def test_keys_made_elsewhere_are_restored_from_backup_on_a_phone(live_server, page, staff, make_user, tmp_path):

@@ -7,8 +7,11 @@ from django.test import Client
 from django.utils import timezone
 
 from bidding.evaluation.models import Award, EvaluationReport, ExpertDraw, Publicity, ScoreSubmission
-from bidding.evaluation.services.scoring import valid_openings
+from bidding.evaluation.services.award import objection_raise, publicity_start, report_make
+from bidding.evaluation.services.draw import draw_commit
+from bidding.evaluation.services.scoring import scores_submit, valid_openings
 from tests.conftest import signed_in
+from tests.evaluation.conftest import seat_all
 from trading.models import Role, SectionState
 from trading.supervision.models import AwardReport
 
@@ -101,6 +104,23 @@ def test_staff_console_to_result_page(staff, section, pool, make_user):
     assert section.state == SectionState.CONTRACTED and section.contract.performance_bond_fen == 45_000_000
 
 
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        ({"size": 5, "quotas": "A01:3,A02:1", "remote": "on"}, "EVAL-SIZE"),  # refused by the service
+        ({"size": 5, "quotas": "A01-3;A02-1", "remote": "on"}, "专业代码:人数"),  # refused by the form
+    ],
+)
+def test_a_refused_commitment_comes_back_with_what_was_typed(staff, section, pool, data, said):
+    console = as_user(staff)
+    response = console.post(f"/sections/{section.public_id}/draw/", {"op": "commit", **data})
+    page = response.content.decode()
+    assert response.status_code == 200 and said in page
+    assert 'name="size" value="5"' in page and f'value="{data["quotas"]}"' in page
+    assert 'name="remote" id="id_remote" checked' in page
+    assert not ExpertDraw.objects.exists()
+
+
 def test_the_console_says_what_starting_the_session_did(staff, committed, make_user):
     """EVAL-CONFLICT: a start that recuses a conflicted expert and redraws the seat says so (it did not start);
     the start itself says the seed is out. The seats' source reads as a label, not the stored value."""
@@ -156,3 +176,72 @@ def test_a_bid_part_downloads_for_the_committee_only(staff, committed, make_user
     assert response.status_code == 200 and b"".join(response.streaming_content) == b"%PDF-1.4 technical"
     for outsider in (staff, make_user(Role.EXPERT), make_user(Role.SUPERVISOR)):
         assert as_user(outsider).get(url).status_code in (403, 404)
+
+
+@pytest.fixture
+def publicized(staff, section, pool):
+    draw = seat_all(staff, draw_commit(actor=staff, section=section, size=5, quotas=[("A01", 3), ("A02", 2)]))
+    openings = valid_openings(section)
+    for member in draw.members.filter(status="accepted").select_related("expert__user"):
+        scores = {str(o.pk): {"technical": 30 + n, "schedule": 8, "commercial": 8} for n, o in enumerate(openings)}
+        scores_submit(user=member.expert.user, draw=draw, scores=scores, rejections={}, dissent="")
+    publicity_start(actor=staff, section=report_make(actor=staff, draw=draw).section)
+    section.refresh_from_db()
+    return section
+
+
+@pytest.mark.parametrize(
+    ("language", "disqualified", "answered"),
+    [
+        ("zh-hans", "已认定第1名中标候选人不符合中标条件。", "异议已答复，提出人可在本页查看答复。"),
+        (
+            "en",
+            "The No. 1 candidate has been found not to qualify for the award.",
+            "Objection answered. Whoever raised it can read the answer on this page.",
+        ),
+    ],
+)
+def test_disqualifying_a_candidate_and_answering_an_objection_say_they_were_done(
+    publicized, make_user, language, disqualified, answered
+):
+    url = f"/sections/{publicized.public_id}/candidates/"
+    bidder = make_user(Role.BIDDER, organization=publicized.registrations.order_by("pk")[0].organization)
+    objection = objection_raise(user=bidder, section=publicized, text="第一名项目经理有在建工程")
+    tenderer = as_user(make_user(Role.TENDERER, organization=publicized.project.tenderer))
+    tenderer.cookies["django_language"] = language
+    candidate = EvaluationReport.objects.get(section=publicized).candidates.get(rank=1)
+
+    page = tenderer.post(url, {"op": "answer", "objection": objection.pk, "answer": "已核实，无在建工程"}, follow=True)
+    assert answered in page.content.decode()
+    page = tenderer.post(url, {"op": "disqualify", "candidate": candidate.pk, "reason": "业绩造假"}, follow=True)
+    assert disqualified in page.content.decode()
+    candidate.refresh_from_db()
+    objection.refresh_from_db()
+    assert candidate.disqualified_at and objection.answered_at
+
+
+FULL_WIDTH = "，：；（）。、！？「」《》【】"
+
+
+def test_the_results_page_in_english_has_no_full_width_punctuation(publicized, make_user, supervisor):
+    from trading.supervision.services.complaints import complaint_accept, complaint_decide, complaint_file
+
+    url = f"/sections/{publicized.public_id}/candidates/"
+    Publicity.objects.update(ends_at=timezone.now() - timedelta(seconds=1))
+    tenderer = as_user(make_user(Role.TENDERER, organization=publicized.project.tenderer))
+    tenderer.post(url, {"op": "award"})
+    tenderer.post(url, {"op": "report", "body": "招标投标情况"})
+    bidder = make_user(Role.BIDDER, organization=publicized.registrations.order_by("pk")[1].organization)
+    complaint = complaint_file(actor=bidder, section=publicized, subject="other", body="x", known_on=timezone.localdate())
+    complaint_accept(actor=supervisor, complaint=complaint)
+    complaint_decide(actor=supervisor, complaint=complaint, decision="Dismissed.")
+
+    chinese = Client().get("/results/").content.decode()
+    winner = Award.objects.get().candidate.opening.bid.registration.organization.name
+    assert f"{publicized.public_id} {publicized.name}：{winner}，" in chinese and "已处理决定：Dismissed." in chinese
+    english = Client()
+    english.cookies["django_language"] = "en"
+    page = english.get("/results/").content.decode()
+    assert f"{publicized.public_id} {publicized.name}: {winner}, " in page and " yuan</li>" in page
+    assert "Decision issued: Dismissed." in page
+    assert [c for c in page if c in FULL_WIDTH] == []
