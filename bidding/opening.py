@@ -686,16 +686,20 @@ def bid_openings_decrypt(*, bid_opening_ids: list[int]) -> dict[int, str]:
 # --- the driver: decryption done -> read-out -> record -------------------------------------------
 
 
-def opening_advance(*, ceremony_id: int, now=None) -> str:
-    """Look at the rows and take the next step; every caller (task, watchdog, a service) may call it any time."""
+def opening_advance(*, ceremony_id: int, now=None, pace: float | None = None) -> str:
+    """Look at the rows and take the next step; every caller (task, watchdog, a service) may call it any time.
+
+    pace: seconds between read-out lines, OPENING_READOUT_SECONDS by default; 0 reads every line at once
+    (the demo, whose openings nobody watches).
+    """
     now = now or timezone.now()
     ceremony = OpeningCeremony.objects.select_related("section").get(pk=ceremony_id)
     if ceremony.section.state == SectionState.SUSPENDED:
         return "suspended"  # a supervisor stopped the section: nothing moves until it is resumed
     if ceremony.state == C.DECRYPTING:
-        return _advance_decryption(ceremony, now)
+        return _advance_decryption(ceremony, now, pace)
     if ceremony.state == C.READOUT:
-        return _advance_readout(ceremony)
+        return _advance_readout(ceremony, pace)
     if ceremony.state in (C.CLOSED, C.FAILED):
         stream = Stream.objects.filter(kind=StreamKind.OPENING, section=ceremony.section, closed_at__isnull=True).first()
         if stream is not None:
@@ -709,7 +713,7 @@ def opening_advance(*, ceremony_id: int, now=None) -> str:
     return "nothing"
 
 
-def _advance_decryption(ceremony: OpeningCeremony, now) -> str:
+def _advance_decryption(ceremony: OpeningCeremony, now, pace: float | None = None) -> str:
     section = ceremony.section
     pending = BidOpening.objects.filter(section=section, status=BidOpening.Status.PENDING)
     stale = now - timedelta(seconds=settings.OPENING_TASK_STALL_SECONDS)
@@ -746,7 +750,7 @@ def _advance_decryption(ceremony: OpeningCeremony, now) -> str:
             if locked.state == C.DECRYPTING and not pending.exists():
                 _move(locked, C.READOUT, reason="every bid opened or failed")
                 _publish(section, "opening.readout_started", {"total": BidOpening.objects.filter(section=section).count()})
-        return _advance_readout(OpeningCeremony.objects.select_related("section").get(pk=ceremony.pk))
+        return _advance_readout(OpeningCeremony.objects.select_related("section").get(pk=ceremony.pk), pace)
     return f"sent {sent}"
 
 
@@ -771,9 +775,9 @@ def readout_line(opening: BidOpening) -> dict:
     return line
 
 
-def _advance_readout(ceremony: OpeningCeremony) -> str:
+def _advance_readout(ceremony: OpeningCeremony, pace: float | None = None) -> str:
     """Read out the next line (with a pause between lines), or, without a pause, the next lines a batch per commit."""
-    pace = float(settings.OPENING_READOUT_SECONDS)
+    pace = float(settings.OPENING_READOUT_SECONDS if pace is None else pace)
     batch = 1 if pace else READOUT_BATCH
     section = ceremony.section
     read = 0

@@ -1,4 +1,4 @@
-"""Demo data for the openings: sections sealed through the real services.
+"""Demo data for the openings: sections sealed, and opened, through the real services.
 
 A demo is loaded in a moment, not over weeks: a section is published now with the usual schedule
 (documents now, registration for 15 days, the deadline 25 days on), its bidders register, seal their
@@ -17,7 +17,16 @@ from django.db.models import F
 from django.utils import timezone
 
 from bidding import envelope as E
-from bidding.models import Registration
+from bidding.decrypt import unwrap_data_keys
+from bidding.models import Bid, BidOpening, Registration
+from bidding.opening import (
+    bid_openings_decrypt,
+    opening_advance,
+    opening_bidder_unlock,
+    opening_checkin,
+    opening_decrypt_begin,
+    opening_start,
+)
 from bidding.services import registration_create
 from bidding.submission import seal_bids_at_deadline, upload_create, upload_finalize, upload_write
 from trading.models import AnnouncementKind, Section, SectionState, SectionTransition
@@ -36,6 +45,12 @@ class DemoBidder:
     registration: Registration
     encryption: object
 
+    def data_keys(self) -> dict[str, str]:
+        """在线解密 on the bidder's side: its key unwraps its parts' data keys; only those are sent."""
+        bid = Bid.objects.get(registration=self.registration, status=Bid.Status.ACTIVE)
+        keys = unwrap_data_keys(manifest=bid.manifest, private_key=self.encryption, recipient="bidder")
+        return {name: E.b64url(value) for name, value in keys.items()}
+
 
 def opening_demo(*, staff, project, organizations) -> Section:
     """HZJS-2026-088-03: three sealed bids, the deadline just passed, ready to open from the staff console."""
@@ -50,6 +65,32 @@ def opening_demo(*, staff, project, organizations) -> Section:
         prices=PRICES,
         duration_days=120,
     )
+    return section
+
+
+def demo_opened_section(*, staff, project, public_id, name, estimated_price_fen, deposit_fen, organizations, prices):
+    """A section opened at the deadline just passed: the bidders check in and decrypt their own bids online,
+    each bid is read out (唱标) and the opening record is signed, as on the day."""
+    section, bidders = demo_sealed_section(
+        staff=staff,
+        project=project,
+        public_id=public_id,
+        name=name,
+        estimated_price_fen=estimated_price_fen,
+        deposit_fen=deposit_fen,
+        organizations=organizations,
+        prices=prices,
+    )
+    ceremony = opening_start(actor=staff, section=section)
+    for bidder in bidders:
+        opening_checkin(actor=bidder.registration.registered_by, section=section)
+    opening_decrypt_begin(actor=staff, section=section)
+    for bidder in bidders:
+        opening_bidder_unlock(actor=bidder.registration.registered_by, section=section, data_keys=bidder.data_keys())
+    # What the workers do once this transaction commits, done here: nobody is watching, so no pause between lines.
+    bid_openings_decrypt(bid_opening_ids=list(BidOpening.objects.filter(section=section).values_list("pk", flat=True)))
+    opening_advance(ceremony_id=ceremony.pk, pace=0)
+    section.refresh_from_db()
     return section
 
 
