@@ -10,6 +10,7 @@ Lock order: ceremony row, then section, then bid rows, then the audit log, then 
 
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, timedelta
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from bidding import decrypt, keys
@@ -41,7 +43,7 @@ from trading import policy, signing
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append, audit_append_many, canonical_json
 from trading.audit.models import AuditEntry
-from trading.errors import NotAllowed, RuleViolation, TransitionError
+from trading.errors import DomainError, NotAllowed, RuleViolation, TransitionError
 from trading.models import Announcement, AnnouncementKind, Section, SectionState
 from trading.schedule import send_later
 from trading.services.lifecycle import section_transition
@@ -144,6 +146,82 @@ def _iso(value) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="seconds") if value else None
 
 
+# --- what staff may do now: the console offers these, the services enforce them ----------------------
+
+START, DECRYPT, DECRYPT_END, ANSWER = "start", "decrypt", "decrypt_end", "answer"
+STAFF_ACTS = (START, DECRYPT, DECRYPT_END, ANSWER)
+
+
+def _due(section: Section):
+    """When the opening may start (OPEN-AT-DEADLINE): the deadline, or the announced opening time if later."""
+    return max(t for t in (section.bid_deadline, section.opening_at) if t) if section.bid_deadline else None
+
+
+def opening_refusal(*, act: str, actor, section: Section, ceremony: OpeningCeremony | None, now=None) -> DomainError | None:
+    """Why staff cannot take `act` on this opening now, or None: the one place both the services and the console ask."""
+    if not policy.can_run_opening(actor, section):
+        if act == ANSWER:
+            return NotAllowed("NOT-ALLOWED", _("只有交易中心工作人员可以答复开标异议。"))
+        return NotAllowed("NOT-ALLOWED", _("只有交易中心工作人员可以主持开标。"))
+    state = ceremony.state if ceremony is not None else C.SCHEDULED
+    if act == START:
+        due = _due(section)
+        if due is None or (now or timezone.now()) < due:
+            return RuleViolation("OPEN-AT-DEADLINE", _("开标时间未到，不能开标。"), fields={"opening_at": _iso(due) or ""})
+        if C.CHECKIN not in TRANSITIONS[state]:
+            message = _("开标已经开始。") if state in (C.CHECKIN, C.DECRYPTING, C.READOUT) else _("开标已结束。")
+            return TransitionError("OPEN-TRANSITION", message, fields={"state": state})
+        if section.state not in (SectionState.PUBLISHED, SectionState.BIDDING_CLOSED):
+            return TransitionError("OPEN-TRANSITION", _("该标段不在可开标的状态。"), fields={"state": state})
+        return None
+    if state == C.SCHEDULED:
+        return TransitionError("OPEN-NOT-STARTED", _("开标尚未开始。"))
+    if act == DECRYPT and C.DECRYPTING not in TRANSITIONS[state]:
+        return TransitionError("OPEN-TRANSITION", _("只有签到阶段可以开始解密。"), fields={"state": state})
+    if act == DECRYPT_END and state != C.DECRYPTING:
+        return TransitionError("OPEN-NOT-DECRYPTING", _("当前不在解密阶段。"), fields={"state": state})
+    if act == ANSWER and state not in (C.CHECKIN, C.DECRYPTING, C.READOUT):
+        return TransitionError("OPEN-OBJECTION", _("开标已结束，不能再答复异议。"), fields={"state": state})
+    return None
+
+
+def _refuse(act: str, *, actor, section: Section, ceremony: OpeningCeremony | None, now=None) -> None:
+    refusal = opening_refusal(act=act, actor=actor, section=section, ceremony=ceremony, now=now)
+    if refusal is not None:
+        raise refusal
+
+
+@dataclass(frozen=True)
+class OpeningActs:
+    acts: tuple[str, ...]  # what this user may do now, in STAFF_ACTS order
+    next_step: str  # when there is nothing to do: what happens next, in a line
+
+
+def opening_acts(*, actor, section: Section, now=None) -> OpeningActs:
+    """The acts the console offers now: exactly those opening_refusal lets through (answer: while one is open)."""
+    now = now or timezone.now()
+    ceremony = OpeningCeremony.objects.filter(section=section).first()
+    refusals = {act: opening_refusal(act=act, actor=actor, section=section, ceremony=ceremony, now=now) for act in STAFF_ACTS}
+    if refusals[ANSWER] is None and not OpeningObjection.objects.filter(ceremony=ceremony, answered_at__isnull=True).exists():
+        refusals[ANSWER] = TransitionError("OPEN-OBJECTION", _("没有待答复的异议。"))
+    acts = tuple(act for act in STAFF_ACTS if refusals[act] is None)
+    return OpeningActs(acts=acts, next_step="" if acts else _next_step(section, ceremony, refusals[START]))
+
+
+def _next_step(section: Section, ceremony: OpeningCeremony | None, start_refused: DomainError) -> str:
+    state = ceremony.state if ceremony is not None else C.SCHEDULED
+    if state == C.SCHEDULED and start_refused.code == "OPEN-AT-DEADLINE" and _due(section):
+        due = date_format(timezone.localtime(_due(section)), "Y-m-d H:i")
+        return _("开标时间 %(due)s 到达后，可以开始开标。") % {"due": due}
+    if state == C.READOUT:
+        return _("正在逐家唱标：全部唱完、异议都已答复后，开标记录自动签名发布。")
+    if state == C.CLOSED:
+        return _("开标已结束，开标记录已签名发布。")
+    if state == C.FAILED:
+        return _("本标段已流标（%(code)s），不再开标。") % {"code": ceremony.failure_code or "OPEN-MIN-3"}
+    return start_refused.message
+
+
 # --- start, check-in, decryption window ---------------------------------------------------------
 
 
@@ -159,25 +237,18 @@ def opening_start(*, actor, section: Section, now=None) -> OpeningCeremony:
 
 
 def _opening_start(*, actor, section: Section, now=None) -> OpeningCeremony:
-    if not policy.can_run_opening(actor, section):
-        raise NotAllowed("NOT-ALLOWED", _("只有交易中心工作人员可以主持开标。"))
     now = now or timezone.now()
-    due = max(t for t in (section.bid_deadline, section.opening_at) if t) if section.bid_deadline else None
-    if due is None or now < due:
-        raise RuleViolation("OPEN-AT-DEADLINE", _("开标时间未到，不能开标。"), fields={"opening_at": _iso(due) or ""})
+    _refuse(START, actor=actor, section=section, ceremony=OpeningCeremony.objects.filter(section=section).first(), now=now)
     if section.state == SectionState.PUBLISHED:
         # The scheduled tick may not have run yet: the server clock decides, the tick only catches up.
         section_transition(section=section, to_state=SectionState.BIDDING_CLOSED, reason="bid deadline reached")
     if section.state == SectionState.BIDDING_CLOSED:
         seal_bids_at_deadline(section=section)
     ceremony = ceremony_ensure(section=section)
-    if ceremony.state != C.SCHEDULED or section.state != SectionState.BIDDING_CLOSED:
-        raise TransitionError("OPEN-TRANSITION", _("该标段不在可开标的状态。"), fields={"state": ceremony.state})
     accepted, flagged = bids_for_opening(section=section)
     with transaction.atomic():
         locked = _lock(ceremony.pk)
-        if locked.state != C.SCHEDULED:
-            raise TransitionError("OPEN-TRANSITION", _("开标已经开始。"), fields={"state": locked.state})
+        _refuse(START, actor=actor, section=section, ceremony=locked, now=now)
         locked.started_by, locked.started_at = _real(actor), now
         locked.save(update_fields=["started_by", "started_at"])
         if len(accepted) < MIN_BIDS:
@@ -280,11 +351,11 @@ def opening_checkin(*, actor, section: Section) -> CheckIn:
 
 def opening_decrypt_begin(*, actor, section: Section) -> OpeningCeremony:
     """Staff open the decryption: custodians present shares, bidders may unlock their own bids."""
-    if not policy.can_run_opening(actor, section):
-        raise NotAllowed("NOT-ALLOWED", _("只有交易中心工作人员可以主持开标。"))
-    ceremony = ceremony_of(section)
+    ceremony = OpeningCeremony.objects.filter(section=section).first()
+    _refuse(DECRYPT, actor=actor, section=section, ceremony=ceremony)
     with transaction.atomic():
         locked = _lock(ceremony.pk)
+        _refuse(DECRYPT, actor=actor, section=section, ceremony=locked)
         _move(locked, C.DECRYPTING, actor=actor, reason="decryption begun")
         locked.decrypt_until = timezone.now() + timedelta(minutes=settings.OPENING_DECRYPT_MINUTES)
         locked.save(update_fields=["decrypt_until"])
@@ -306,13 +377,11 @@ def opening_decrypt_begin(*, actor, section: Section) -> OpeningCeremony:
 
 def opening_decrypt_end(*, actor, section: Section) -> OpeningCeremony:
     """Staff close the decryption window early: bids nobody could unlock fail (OPEN-DECRYPT-FAIL)."""
-    if not policy.can_run_opening(actor, section):
-        raise NotAllowed("NOT-ALLOWED", _("只有交易中心工作人员可以主持开标。"))
-    ceremony = ceremony_of(section)
+    ceremony = OpeningCeremony.objects.filter(section=section).first()
+    _refuse(DECRYPT_END, actor=actor, section=section, ceremony=ceremony)
     with transaction.atomic():
         locked = _lock(ceremony.pk)
-        if locked.state != C.DECRYPTING:
-            raise TransitionError("OPEN-NOT-DECRYPTING", _("当前不在解密阶段。"), fields={"state": locked.state})
+        _refuse(DECRYPT_END, actor=actor, section=section, ceremony=locked)
         locked.decrypt_until = timezone.now()
         locked.save(update_fields=["decrypt_until"])
         audit_append(event=AuditEvent.OPENING_TRANSITION, actor=actor, section=section, data={"window": "closed"})
@@ -617,16 +686,20 @@ def bid_openings_decrypt(*, bid_opening_ids: list[int]) -> dict[int, str]:
 # --- the driver: decryption done -> read-out -> record -------------------------------------------
 
 
-def opening_advance(*, ceremony_id: int, now=None) -> str:
-    """Look at the rows and take the next step; every caller (task, watchdog, a service) may call it any time."""
+def opening_advance(*, ceremony_id: int, now=None, pace: float | None = None) -> str:
+    """Look at the rows and take the next step; every caller (task, watchdog, a service) may call it any time.
+
+    pace: seconds between read-out lines, OPENING_READOUT_SECONDS by default; 0 reads every line at once
+    (the demo, whose openings nobody watches).
+    """
     now = now or timezone.now()
     ceremony = OpeningCeremony.objects.select_related("section").get(pk=ceremony_id)
     if ceremony.section.state == SectionState.SUSPENDED:
         return "suspended"  # a supervisor stopped the section: nothing moves until it is resumed
     if ceremony.state == C.DECRYPTING:
-        return _advance_decryption(ceremony, now)
+        return _advance_decryption(ceremony, now, pace)
     if ceremony.state == C.READOUT:
-        return _advance_readout(ceremony)
+        return _advance_readout(ceremony, pace)
     if ceremony.state in (C.CLOSED, C.FAILED):
         stream = Stream.objects.filter(kind=StreamKind.OPENING, section=ceremony.section, closed_at__isnull=True).first()
         if stream is not None:
@@ -640,7 +713,7 @@ def opening_advance(*, ceremony_id: int, now=None) -> str:
     return "nothing"
 
 
-def _advance_decryption(ceremony: OpeningCeremony, now) -> str:
+def _advance_decryption(ceremony: OpeningCeremony, now, pace: float | None = None) -> str:
     section = ceremony.section
     pending = BidOpening.objects.filter(section=section, status=BidOpening.Status.PENDING)
     stale = now - timedelta(seconds=settings.OPENING_TASK_STALL_SECONDS)
@@ -677,7 +750,7 @@ def _advance_decryption(ceremony: OpeningCeremony, now) -> str:
             if locked.state == C.DECRYPTING and not pending.exists():
                 _move(locked, C.READOUT, reason="every bid opened or failed")
                 _publish(section, "opening.readout_started", {"total": BidOpening.objects.filter(section=section).count()})
-        return _advance_readout(OpeningCeremony.objects.select_related("section").get(pk=ceremony.pk))
+        return _advance_readout(OpeningCeremony.objects.select_related("section").get(pk=ceremony.pk), pace)
     return f"sent {sent}"
 
 
@@ -702,9 +775,9 @@ def readout_line(opening: BidOpening) -> dict:
     return line
 
 
-def _advance_readout(ceremony: OpeningCeremony) -> str:
+def _advance_readout(ceremony: OpeningCeremony, pace: float | None = None) -> str:
     """Read out the next line (with a pause between lines), or, without a pause, the next lines a batch per commit."""
-    pace = float(settings.OPENING_READOUT_SECONDS)
+    pace = float(settings.OPENING_READOUT_SECONDS if pace is None else pace)
     batch = 1 if pace else READOUT_BATCH
     section = ceremony.section
     read = 0
@@ -853,14 +926,14 @@ def opening_objection_raise(*, actor, section: Section, text: str) -> OpeningObj
 
 
 def opening_objection_answer(*, actor, section: Section, objection_id: int, answer: str) -> OpeningObjection:
-    if not policy.can_run_opening(actor, section):
-        raise NotAllowed("NOT-ALLOWED", _("只有交易中心工作人员可以答复开标异议。"))
+    ceremony = OpeningCeremony.objects.filter(section=section).first()
+    _refuse(ANSWER, actor=actor, section=section, ceremony=ceremony)
     answer = (answer or "").strip()
     if not answer or len(answer) > MAX_OBJECTION:
         raise RuleViolation("OPEN-OBJECTION", _("答复内容不能为空，且不超过2000字。"), fields={"answer": "1..2000"})
-    ceremony = ceremony_of(section)
     with transaction.atomic():
         locked = _lock(ceremony.pk)
+        _refuse(ANSWER, actor=actor, section=section, ceremony=locked)
         objection = (
             OpeningObjection.objects.select_for_update(of=("self",))
             .select_related("registration")

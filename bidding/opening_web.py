@@ -71,6 +71,7 @@ def opening_console(request, public_id):
         raise NotAllowed("NOT-ALLOWED", _("只有交易中心工作人员可以主持开标。"))
     context = _context(request, section)
     ceremony = context["ceremony"]
+    context["acts"] = services.opening_acts(actor=request.user, section=section)
     context["open_objections"] = (
         OpeningObjection.objects.filter(ceremony=ceremony, answered_at__isnull=True).select_related("registration")
         if ceremony

@@ -97,3 +97,65 @@ def test_who_may_act_where(staff, make_user):
         f"/openings/{section.public_id}/unlock/", data=json.dumps({"keys": {}}), content_type="application/json"
     )
     assert answer.status_code == 403 and answer.json()["code"] == "NOT-ALLOWED"
+
+
+BUTTONS = {"start": "start", "decrypt": "decrypt", "decrypt_end": "decrypt-end", "answer": "answer-form"}
+
+
+def console_acts(desk, section) -> tuple[set[str], str]:
+    """The acts the console shows (by their buttons) and its line on what happens next."""
+    page = desk.get(f"/openings/{section.public_id}/console/").content.decode()
+    shown = {act for act, testid in BUTTONS.items() if f'data-testid="{testid}"' in page}
+    _before, found, after = page.partition('data-testid="next-step">')
+    return shown, after.split("</p>", 1)[0] if found else ""
+
+
+def refused_by_the_server(staff, section) -> set[str]:
+    from bidding.models import OpeningCeremony as Ceremony
+    from bidding.opening import STAFF_ACTS, opening_refusal
+
+    ceremony = Ceremony.objects.filter(section=section).first()
+    return {a for a in STAFF_ACTS if opening_refusal(act=a, actor=staff, section=section, ceremony=ceremony)}
+
+
+def test_the_console_shows_only_the_acts_the_server_would_take_now_and_says_what_comes_next(staff, make_user):
+    from bidding.opening import opening_decrypt_begin, opening_objection_raise, opening_start
+    from tests.bidding.openings import published_section
+
+    early = published_section(staff)
+    desk = client_of(staff)
+    assert console_acts(desk, early)[0] == set()
+    assert "到达后，可以开始开标" in console_acts(desk, early)[1]  # before the deadline: nothing to press, the time said
+    desk.post(f"/openings/{early.public_id}/decrypt/")  # a hidden act, posted anyway: still refused
+    assert not OpeningCeremony.objects.filter(section=early).exclude(state="scheduled").exists()
+
+    section, bidders = section_with_bids(staff, PRICES)
+    assert console_acts(desk, section) == ({"start"}, "")
+    assert refused_by_the_server(staff, section) == {"decrypt", "decrypt_end", "answer"}
+    desk.post(f"/openings/{section.public_id}/decrypt/end/")
+    assert not OpeningCeremony.objects.filter(section=section).exists()
+
+    opening_start(actor=staff, section=section)
+    assert console_acts(desk, section) == ({"decrypt"}, "")  # no open objection: nothing to answer
+    opening_objection_raise(actor=bidders[0].user, section=section, text="请核对投标文件数量")
+    assert console_acts(desk, section) == ({"decrypt", "answer"}, "")
+    desk.post(f"/openings/{section.public_id}/start/")
+    assert OpeningCeremony.objects.get(section=section).transitions.count() == 1  # the start stays the only step
+
+    opening_decrypt_begin(actor=staff, section=section)
+    assert console_acts(desk, section) == ({"decrypt_end", "answer"}, "")
+    for custodian in custodians(section)[:2]:
+        client_of(custodian).post(f"/openings/{section.public_id}/share/", {"passphrase": PASSPHRASE})
+    assert OpeningCeremony.objects.get(section=section).state == "readout"  # waits for the answer
+    assert console_acts(desk, section) == ({"answer"}, "")
+    assert refused_by_the_server(staff, section) == {"start", "decrypt", "decrypt_end"}
+
+    objection = OpeningObjection.objects.get()
+    desk.post(f"/openings/{section.public_id}/answer/", {"objection": objection.pk, "answer": "数量为3份，无误"})
+    assert OpeningCeremony.objects.get(section=section).state == "closed"
+    assert console_acts(desk, section) == (set(), "开标已结束，开标记录已签名发布。")
+
+    failed, _bidders = section_with_bids(staff, PRICES[:2])
+    opening_start(actor=staff, section=failed)
+    shown, next_step = console_acts(desk, failed)
+    assert shown == set() and "流标" in next_step and "OPEN-MIN-3" in next_step

@@ -122,7 +122,7 @@ def supervision_demo(*, staff) -> None:
     short = Section.objects.create(
         project=lanes.project,
         public_id="HZJS-2026-140-02",
-        name="附属管线工程（草稿）",
+        name="附属管线迁改工程",
         estimated_price_fen=90_000_000,
         deposit_fen=1_800_000,
         documents_issued_at=now,

@@ -12,7 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from bidding.ceremony import custodian_key_set
 from bidding.evaluation.demo import demo_pool
 from bidding.models import Registration
-from bidding.opening_demo import opening_demo
+from bidding.opening_demo import demo_opened_section, opening_demo
 from bidding.services import new_bidder_code
 from escrow.demo import demo_deposits_paid
 from trading.audit.events import AuditEvent
@@ -31,6 +31,7 @@ from trading.models import (
     TransactionType,
     User,
 )
+from trading.services.lifecycle import section_transition
 from trading.services.sections import section_publish
 from trading.workdays import seed_from_chinese_calendar
 
@@ -224,16 +225,10 @@ class Command(BaseCommand):
         closed = self.past_section(
             bridge, "HZJS-2026-088-02", "附属绿化工程", 420_000_000, 8_000_000, past, SectionState.BIDDING_CLOSED
         )
-        opened = self.past_section(
-            school, "HZCG-2026-207-02", "第二包（录播系统）", 660_000_000, 12_000_000, past, SectionState.OPENED
-        )
-        evaluating = self.past_section(
-            road, "HZJS-2026-101-03", "第三标段（照明工程）", 980_000_000, 19_000_000, past, SectionState.EVALUATING
-        )
         failed = self.past_section(
             school, "HZCG-2026-207-03", "第三包（实验室耗材）", 120_000_000, 2_000_000, past, SectionState.FAILED
         )
-        for target, count in ((closed, 4), (opened, 5), (evaluating, 6), (failed, 2)):
+        for target, count in ((closed, 4), (failed, 2)):
             registrations = []
             for organization in bidders[:count]:
                 registration = Registration.objects.create(
@@ -253,6 +248,28 @@ class Command(BaseCommand):
                 registrations.append(registration)
             demo_deposits_paid(registrations=registrations, received_at=past + 10 * day)
         opening_demo(staff=self.staff, project=bridge, organizations=bidders[:3])  # ready to open at /openings/…/console/
+        # Opened at the deadline just passed, through the opening's services: each bid read out, the record signed.
+        demo_opened_section(
+            staff=self.staff,
+            project=school,
+            public_id="HZCG-2026-207-02",
+            name="第二包（录播系统）",
+            estimated_price_fen=660_000_000,
+            deposit_fen=12_000_000,
+            organizations=bidders[:5],
+            prices=[641_280_000, 628_900_000, 652_350_000, 619_740_000, 637_060_000],
+        )
+        evaluating = demo_opened_section(
+            staff=self.staff,
+            project=road,
+            public_id="HZJS-2026-101-03",
+            name="第三标段（照明工程）",
+            estimated_price_fen=980_000_000,
+            deposit_fen=19_000_000,
+            organizations=bidders[:6],
+            prices=[951_600_000, 938_270_000, 962_450_000, 927_880_000, 944_310_000, 958_020_000],
+        )
+        section_transition(section=evaluating, to_state=SectionState.EVALUATING, actor=self.staff, reason="evaluation session")
         Announcement.objects.create(
             section=failed,
             kind=AnnouncementKind.FAILURE,
@@ -279,7 +296,6 @@ class Command(BaseCommand):
             opening_at=start + 25 * day,
             published_at=start,
             state=state,
-            opened_at=start + 25 * day if state in (SectionState.OPENED, SectionState.EVALUATING) else None,
         )
         Announcement.objects.create(
             section=section,
