@@ -34,6 +34,7 @@ from bidding.models import (
     OpeningCeremony,
     OpeningObjection,
     PresentedShare,
+    Registration,
 )
 from bidding.parts import seal_data_key
 from bidding.submission import bids_for_opening, seal_bids_at_deadline
@@ -149,6 +150,7 @@ def _iso(value) -> str | None:
 # --- what staff may do now: the console offers these, the services enforce them ----------------------
 
 START, DECRYPT, DECRYPT_END, ANSWER = "start", "decrypt", "decrypt_end", "answer"
+CHECKIN_OPEN = (C.CHECKIN, C.DECRYPTING)  # bidders check in until the read-out begins
 STAFF_ACTS = (START, DECRYPT, DECRYPT_END, ANSWER)
 
 
@@ -326,6 +328,10 @@ def _deposits_check(section: Section, bids: list) -> None:
         )
 
 
+def opening_checked_in(*, ceremony: OpeningCeremony | None, registration: Registration | None) -> bool:
+    return ceremony is not None and registration is not None and ceremony.checkins.filter(registration=registration).exists()
+
+
 def opening_checkin(*, actor, section: Section) -> CheckIn:
     """A bidder checks in (签到) at its opening; the list shows codes until each is read out."""
     registration = policy.opening_registration(actor, section)
@@ -334,7 +340,7 @@ def opening_checkin(*, actor, section: Section) -> CheckIn:
     ceremony = ceremony_of(section)
     with transaction.atomic():
         locked = _lock(ceremony.pk)
-        if locked.state not in (C.CHECKIN, C.DECRYPTING):
+        if locked.state not in CHECKIN_OPEN:
             raise TransitionError("OPEN-CHECKIN-CLOSED", _("签到已结束。"), fields={"state": locked.state})
         if not BidOpening.objects.filter(section=section, bid__registration=registration).exists():
             raise NotAllowed("OPEN-NOT-A-BIDDER", _("您在本标段没有有效投标。"))

@@ -54,6 +54,8 @@ def _context(request, section) -> dict:
         "can_present": policy.can_present_share(request.user, section),
         "record": policy.can_read_opening_record(request.user, section),
         "labels": _labels(),
+        "checkin_open": ceremony is not None and ceremony.state in services.CHECKIN_OPEN,
+        "checked_in": services.opening_checked_in(ceremony=ceremony, registration=registration),
     }
 
 

@@ -39,6 +39,8 @@ def test_the_pages_run_an_opening_from_start_to_the_signed_record(staff):
     assert 'data-testid="checkin"' in live
     bidder.post(f"/openings/{section.public_id}/checkin/")
     assert CheckIn.objects.filter(registration=bidders[0].registration).exists()
+    live = bidder.get(f"/openings/{section.public_id}/").content.decode()
+    assert 'data-testid="checked-in"' in live and 'data-testid="checkin"' not in live
     bidder.post(f"/openings/{section.public_id}/objection/", {"text": "请核对投标文件数量"})
     objection = OpeningObjection.objects.get()
     console = desk.get(f"/openings/{section.public_id}/console/").content.decode()
@@ -62,6 +64,11 @@ def test_the_pages_run_an_opening_from_start_to_the_signed_record(staff):
         keeper.post(f"/openings/{section.public_id}/share/", {"passphrase": PASSPHRASE})
     assert BidOpening.objects.filter(status="opened").count() == 3
     assert OpeningCeremony.objects.get(section=section).state == "readout"  # the objection waits for its answer
+    # OPEN-CHECKIN-CLOSED: once the read-out begins the late bidder is offered no check-in the server would refuse.
+    late = client_of(bidders[1].user)
+    assert 'data-testid="checkin"' not in late.get(f"/openings/{section.public_id}/").content.decode()
+    assert late.post(f"/openings/{section.public_id}/checkin/").status_code == 302
+    assert not CheckIn.objects.filter(registration=bidders[1].registration).exists()
 
     desk.post(f"/openings/{section.public_id}/answer/", {"objection": objection.pk, "answer": "数量为3份，无误"})
     assert OpeningCeremony.objects.get(section=section).state == "closed"
