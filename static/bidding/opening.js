@@ -88,11 +88,31 @@ function render(names) {
   $("closing").textContent = view.closing;
 }
 
+// The staff console's acts follow the opening: when the stream moves it to another state than the one
+// they were drawn for, they are drawn again by the server (which decides them), the rest of the page kept.
+let acts = document.querySelector("[data-acts-state]");
+let drawing = false;
+async function redrawActs() {
+  if (!acts || drawing || !view.state || view.state === acts.dataset.actsState) return;
+  drawing = true;
+  try {
+    const response = await fetch(location.href, { credentials: "same-origin" });
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html").querySelector("[data-acts-state]");
+    if (response.ok && fresh) {
+      acts.replaceWith(fresh);
+      acts = fresh;
+    }
+  } finally {
+    drawing = false;
+  }
+}
+
 function follow() {
   const stream = openStream(root.dataset.stream, {
     onEvents(events) {
       for (const event of events) apply(event);
       render(stream.names);
+      redrawActs();
     },
     onState(state, detail) {
       // No stream until staff start the opening: say so, and look again in a few seconds.

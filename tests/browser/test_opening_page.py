@@ -145,6 +145,9 @@ def test_an_online_opening_seen_live_by_staff_bidders_a_custodian_and_a_late_pub
         page.wait_for_function("document.querySelectorAll('[data-testid=readout-row]').length === 3")
         page.wait_for_function("document.querySelector('[data-testid=state]').textContent.includes('开标结束')")
     assert OpeningCeremony.objects.get(section=section).state == "closed"
+    # The console, loaded while decrypting, followed the opening to its end without a reload: no stale button.
+    desk.wait_for_function("(document.querySelector('[data-testid=next-step]')?.textContent || '').includes('开标已结束')")
+    assert desk.locator("[data-testid=acts] button").count() == 0
 
     late = person(browser, asgi_server)
     late.goto(live)
