@@ -1,6 +1,7 @@
 import pytest
 
 from bidding.evaluation.services.draw import draw_commit, draw_make, member_respond, session_start
+from bidding.evaluation.services.scoring import scores_submit, valid_openings
 from tests.evaluation.factories import ExpertFactory, SpecialtyFactory, opened_section
 
 
@@ -36,3 +37,14 @@ def seat_all(staff, draw):
     for member in draw.members.filter(status="invited").select_related("expert__user"):
         member_respond(user=member.expert.user, member=member, accept=True)
     return session_start(actor=staff, draw=draw)
+
+
+@pytest.fixture
+def scored(staff, committed):
+    """The committee seated and every member's scores in (one dissent noted)."""
+    draw = seat_all(staff, committed)
+    openings = valid_openings(draw.section)
+    for member in draw.members.filter(status="accepted").select_related("expert__user"):
+        scores = {str(o.pk): {"technical": 30 + n, "schedule": 8, "commercial": 8} for n, o in enumerate(openings)}
+        scores_submit(user=member.expert.user, draw=draw, scores=scores, rejections={}, dissent="无" if member.seat == 1 else "")
+    return draw

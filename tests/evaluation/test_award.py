@@ -48,16 +48,6 @@ def section(db):
 
 
 @pytest.fixture
-def scored(staff, section, pool):
-    draw = seat_all(staff, draw_commit(actor=staff, section=section, size=5, quotas=[("A01", 3), ("A02", 2)]))
-    openings = valid_openings(section)
-    for member in draw.members.filter(status="accepted").select_related("expert__user"):
-        scores = {str(o.pk): {"technical": 30 + n, "schedule": 8, "commercial": 8} for n, o in enumerate(openings)}
-        scores_submit(user=member.expert.user, draw=draw, scores=scores, rejections={}, dissent="无" if member.seat == 1 else "")
-    return draw
-
-
-@pytest.fixture
 def reported(staff, scored):
     return report_make(actor=staff, draw=scored)
 

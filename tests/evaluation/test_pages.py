@@ -8,8 +8,7 @@ from django.utils import timezone
 
 from bidding.evaluation.models import Award, EvaluationReport, ExpertDraw, Publicity, ScoreSubmission
 from bidding.evaluation.services.award import objection_raise, publicity_start, report_make
-from bidding.evaluation.services.draw import draw_commit
-from bidding.evaluation.services.scoring import scores_submit, valid_openings
+from bidding.evaluation.services.scoring import valid_openings
 from tests.conftest import signed_in
 from tests.evaluation.conftest import seat_all
 from trading.models import Role, SectionState
@@ -164,7 +163,6 @@ def test_EVAL_SECRET_the_public_record_shows_no_names_before_the_results(staff, 
 
 
 def test_a_bid_part_downloads_for_the_committee_only(staff, committed, make_user):
-    from tests.evaluation.conftest import seat_all
     from tests.evaluation.factories import add_part
 
     opening = valid_openings(committed.section)[0]
@@ -179,13 +177,8 @@ def test_a_bid_part_downloads_for_the_committee_only(staff, committed, make_user
 
 
 @pytest.fixture
-def publicized(staff, section, pool):
-    draw = seat_all(staff, draw_commit(actor=staff, section=section, size=5, quotas=[("A01", 3), ("A02", 2)]))
-    openings = valid_openings(section)
-    for member in draw.members.filter(status="accepted").select_related("expert__user"):
-        scores = {str(o.pk): {"technical": 30 + n, "schedule": 8, "commercial": 8} for n, o in enumerate(openings)}
-        scores_submit(user=member.expert.user, draw=draw, scores=scores, rejections={}, dissent="")
-    publicity_start(actor=staff, section=report_make(actor=staff, draw=draw).section)
+def publicized(staff, section, scored):
+    publicity_start(actor=staff, section=report_make(actor=staff, draw=scored).section)
     section.refresh_from_db()
     return section
 
