@@ -88,8 +88,9 @@ function render(names) {
   $("closing").textContent = view.closing;
 }
 
-// The staff console's acts follow the opening: when the stream moves it to another state than the one
-// they were drawn for, they are drawn again by the server (which decides them), the rest of the page kept.
+// What one may do here (the staff console's acts, a bidder's check-in and unlock) follows the opening: when
+// the stream moves it to another state than the one they were drawn for, the server draws them again (it
+// decides them); the rest of the page, and any text being typed in them, is kept.
 let acts = document.querySelector("[data-acts-state]");
 let drawing = false;
 async function redrawActs() {
@@ -99,6 +100,10 @@ async function redrawActs() {
     const response = await fetch(location.href, { credentials: "same-origin" });
     const fresh = new DOMParser().parseFromString(await response.text(), "text/html").querySelector("[data-acts-state]");
     if (response.ok && fresh) {
+      for (const typed of acts.querySelectorAll("textarea[data-testid], input[type=text][data-testid]")) {
+        const twin = fresh.querySelector(`[data-testid="${typed.dataset.testid}"]`);
+        if (twin && !twin.value) twin.value = typed.value;
+      }
       acts.replaceWith(fresh);
       acts = fresh;
     }

@@ -2,12 +2,13 @@
 // kept (IndexedDB) or a key backup file and its passphrase, and sends only those data keys.
 import { importKeyFile, loadKeys, unwrapDataKeys } from "/static/sealer/sealer.js";
 
-const form = document.querySelector("[data-testid=unlock-form]");
-const say = (text) => { form.querySelector("[data-testid=unlock-status]").textContent = text; };
-const csrf = () => form.querySelector("input[name=csrfmiddlewaretoken]").value;
-
-form.addEventListener("submit", async (event) => {
+// Listened for on the document: the form appears when the decryption begins, drawn in by opening.js.
+document.addEventListener("submit", async (event) => {
+  const form = event.target.closest("[data-testid=unlock-form]");
+  if (!form) return;
   event.preventDefault();
+  const say = (text) => { form.querySelector("[data-testid=unlock-status]").textContent = text; };
+  const csrf = () => form.querySelector("input[name=csrfmiddlewaretoken]").value;
   const { section, code, mybid, unlock } = form.dataset;
   try {
     say(form.dataset.working);

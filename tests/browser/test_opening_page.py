@@ -130,8 +130,14 @@ def test_an_online_opening_seen_live_by_staff_bidders_a_custodian_and_a_late_pub
     desk.get_by_test_id("answer-send").click()
     a.wait_for_function("document.querySelector('[data-testid=answer]') !== null")
 
+    b.get_by_test_id("objection-text").fill("尚未写完")  # being typed when the decryption begins
     desk.get_by_test_id("decrypt").click()
     desk.wait_for_function("document.querySelector('[data-testid=quorum]').textContent.startsWith('0 / 2')")
+    # The bidders' pages, loaded during check-in, offer the online decryption as it begins, without a reload.
+    for page in (a, b):
+        page.wait_for_selector("[data-testid=unlock-form]")
+        assert page.get_by_test_id("checked-in").is_visible()
+    assert b.get_by_test_id("objection-text").input_value() == "尚未写完"
     for keeper in keepers:
         custodian = person(browser, asgi_server, keeper)
         custodian.goto(live + "share/")
@@ -145,6 +151,7 @@ def test_an_online_opening_seen_live_by_staff_bidders_a_custodian_and_a_late_pub
         page.wait_for_function("document.querySelectorAll('[data-testid=readout-row]').length === 3")
         page.wait_for_function("document.querySelector('[data-testid=state]').textContent.includes('开标结束')")
     assert OpeningCeremony.objects.get(section=section).state == "closed"
+    a.wait_for_function("document.querySelector('[data-testid=unlock-form]') === null")  # nothing left to unlock
     # The console, loaded while decrypting, followed the opening to its end without a reload: no stale button.
     desk.wait_for_function("(document.querySelector('[data-testid=next-step]')?.textContent || '').includes('开标已结束')")
     assert desk.locator("[data-testid=acts] button").count() == 0
