@@ -248,6 +248,8 @@ class OpeningCeremony(models.Model):
         CLOSED = "closed", _("开标结束")
         FAILED = "failed", _("流标")
 
+    ACTIVE_STATES = (State.CHECKIN, State.DECRYPTING, State.READOUT)  # started and not yet over
+
     section = models.OneToOneField("trading.Section", on_delete=models.PROTECT, related_name="opening_ceremony")
     state = models.CharField(max_length=12, choices=State.choices, default=State.SCHEDULED)
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -272,7 +274,7 @@ class OpeningCeremony(models.Model):
 
     @property
     def active(self) -> bool:
-        return self.state in (self.State.CHECKIN, self.State.DECRYPTING, self.State.READOUT)
+        return self.state in self.ACTIVE_STATES
 
 
 class CeremonyTransition(models.Model):

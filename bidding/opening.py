@@ -171,7 +171,7 @@ def opening_refusal(*, act: str, actor, section: Section, ceremony: OpeningCerem
         if due is None or (now or timezone.now()) < due:
             return RuleViolation("OPEN-AT-DEADLINE", _("开标时间未到，不能开标。"), fields={"opening_at": _iso(due) or ""})
         if C.CHECKIN not in TRANSITIONS[state]:
-            message = _("开标已经开始。") if state in (C.CHECKIN, C.DECRYPTING, C.READOUT) else _("开标已结束。")
+            message = _("开标已经开始。") if state in OpeningCeremony.ACTIVE_STATES else _("开标已结束。")
             return TransitionError("OPEN-TRANSITION", message, fields={"state": state})
         if section.state not in (SectionState.PUBLISHED, SectionState.BIDDING_CLOSED):
             return TransitionError("OPEN-TRANSITION", _("该标段不在可开标的状态。"), fields={"state": state})
@@ -182,7 +182,7 @@ def opening_refusal(*, act: str, actor, section: Section, ceremony: OpeningCerem
         return TransitionError("OPEN-TRANSITION", _("只有签到阶段可以开始解密。"), fields={"state": state})
     if act == DECRYPT_END and state != C.DECRYPTING:
         return TransitionError("OPEN-NOT-DECRYPTING", _("当前不在解密阶段。"), fields={"state": state})
-    if act == ANSWER and state not in (C.CHECKIN, C.DECRYPTING, C.READOUT):
+    if act == ANSWER and state not in OpeningCeremony.ACTIVE_STATES:
         return TransitionError("OPEN-OBJECTION", _("开标已结束，不能再答复异议。"), fields={"state": state})
     return None
 
