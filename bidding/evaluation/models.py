@@ -143,6 +143,8 @@ class CommitteeMember(models.Model):
         ACCEPTED = "accepted", _("已确认参加")
         DECLINED = "declined", _("已拒绝")
         RECUSED = "recused", _("回避")
+        # Taken off the committee during the evaluation (Regs 48): its conclusions are void.
+        REPLACED = "replaced", _("已更换")
 
     draw = models.ForeignKey(ExpertDraw, on_delete=models.PROTECT, related_name="members")
     expert = models.ForeignKey(Expert, on_delete=models.PROTECT, related_name="seats")
@@ -150,7 +152,7 @@ class CommitteeMember(models.Model):
     specialty = models.CharField(max_length=16, blank=True)  # the quota the seat belongs to
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.DRAWN)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.INVITED)
-    reason = models.TextField(blank=True)  # why declined or recused
+    reason = models.TextField(blank=True)  # why declined, recused or replaced
     invited_at = models.DateTimeField(auto_now_add=True)
     responded_at = models.DateTimeField(null=True, blank=True)
 

@@ -51,6 +51,10 @@ def report_pdf(document: dict, *, sha256: str, signature: str) -> bytes:
             + [[m["seat"], m["code"], m["name"], m["specialty"], m["source"]] for m in document["committee"]],
             body,
         ),
+        *[
+            Paragraph(f"评标中更换（评审结论无效）：席位 {m['seat']} {m['expert']}（{m['reason']}）", body)
+            for m in document.get("replaced", [])
+        ],
         Paragraph(f"抽取承诺 SHA-256：{document['draw']['commitment']}<br/>种子：{document['draw']['seed']}", body),
         Spacer(1, 4 * mm),
         Paragraph("二、评审结果与排名", h2),

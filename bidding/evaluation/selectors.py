@@ -14,7 +14,7 @@ from bidding.evaluation.models import (
     Objection,
     ScoreSubmission,
 )
-from bidding.evaluation.services.scoring import all_scores_in, valid_openings
+from bidding.evaluation.services.scoring import all_scores_in, counted_submissions, valid_openings
 from bidding.models import OpenedPart
 from trading import policy
 from trading.errors import NotAllowed
@@ -96,7 +96,7 @@ def submissions_list(*, user, draw) -> list[ScoreSubmission]:
     """Every expert's scores: hidden from everyone, the committee included, until all are in."""
     if not policy.scores_visible(user, draw, all_in=all_scores_in(draw)):
         raise NotAllowed("EVAL-INDEPENDENT", _("全部专家提交评分之前，任何人不能查看他人的评分。"))
-    return list(ScoreSubmission.objects.filter(member__draw=draw).select_related("member__expert").order_by("member__seat"))
+    return list(counted_submissions(draw).select_related("member__expert").order_by("member__seat"))
 
 
 def own_submission(*, user, draw) -> ScoreSubmission | None:

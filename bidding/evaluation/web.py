@@ -17,7 +17,14 @@ from bidding.evaluation.services import award as award_services
 from bidding.evaluation.services import draw as draw_services
 from bidding.evaluation.services.collusion import collusion_scan
 from bidding.evaluation.services.pool import experts_import_csv
-from bidding.evaluation.services.scoring import REJECT_GROUNDS, all_scores_in, scheme_of, scores_submit, valid_openings
+from bidding.evaluation.services.scoring import (
+    REJECT_GROUNDS,
+    all_scores_in,
+    counted_submissions,
+    scheme_of,
+    scores_submit,
+    valid_openings,
+)
 from bidding.parts import opened_part_open
 from trading import policy
 from trading import selectors as trading_selectors
@@ -117,7 +124,13 @@ def draw_console(request, public_id):
         "specialties": Specialty.objects.all(),
         "scheme": scheme_of(section),
         "all_in": bool(draw and all_scores_in(draw)),
-        "submitted": draw.members.filter(submission__isnull=False).count() if draw else 0,
+        "submitted": counted_submissions(draw).count() if draw else 0,
+        "replaceable_seats": draw.members.filter(status__in=["invited", "accepted"], source="drawn")
+        .order_by("seat")
+        .values_list("seat", flat=True)
+        if draw and draw.status in ("drawn", "in_session")
+        else [],
+        "replace_reasons": draw_services.REPLACE_REASONS,
         "report": EvaluationReport.objects.filter(section=section).first(),
         "publicity": Publicity.objects.filter(section=section).first(),
         "flags": selectors.flags_list(user=request.user, section=section) if policy.can_supervise(request.user) else None,
@@ -140,6 +153,18 @@ def _console_action(request, section, draw, op, form):
             messages.success(request, _("评标已开始，抽取种子已公开。"))
         else:  # EVAL-CONFLICT: recused seats were redrawn; the session waits for the replacements to accept
             messages.warning(request, _("有专家因利害关系回避（EVAL-CONFLICT），已从同一种子补抽；补抽的专家确认后再开始评标。"))
+    elif op == "replace":
+        member = draw.members.filter(
+            seat=_int(request.POST.get("seat")), status__in=["invited", "accepted"], source="drawn"
+        ).first()
+        if member is None:
+            raise DomainError("NOT-FOUND", _("没有这个席位。"))
+        draw_services.member_replace(
+            actor=request.user, member=member, reason=request.POST.get("reason", ""), note=request.POST.get("note", "")
+        )
+        messages.success(
+            request, _("席位 %(seat)s 的专家已更换，已从同一种子补抽；补抽的专家确认后重新评审。") % {"seat": member.seat}
+        )
     elif op == "scan":
         collusion_scan(section=section, actor=request.user)
     elif op == "report":
@@ -153,6 +178,13 @@ def _console_action(request, section, draw, op, form):
         messages.success(request, _("中标候选人已公示。"))
     else:
         raise DomainError("UNKNOWN-ACTION", _("未知操作。"))
+
+
+def _int(text) -> int:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return 0
 
 
 def draw_record_page(request, public_id):

@@ -19,11 +19,10 @@ from bidding.evaluation.models import (
     ExpertDraw,
     Objection,
     Publicity,
-    ScoreSubmission,
 )
 from bidding.evaluation.pdf import report_pdf, yuan
 from bidding.evaluation.services.draw import lock_draw
-from bidding.evaluation.services.scoring import all_scores_in, committee_tally, scheme_of
+from bidding.evaluation.services.scoring import all_scores_in, committee_tally, counted_submissions, scheme_of
 from bidding.models import BidOpening
 from trading import policy, signing
 from trading.audit.events import AuditEvent
@@ -53,7 +52,8 @@ def report_document(draw: ExpertDraw, *, now) -> tuple[dict, list]:
     scheme = scheme_of(draw.section)
     section = draw.section
     members = draw.members.filter(status=CommitteeMember.Status.ACCEPTED).select_related("expert").order_by("seat")
-    submissions = ScoreSubmission.objects.filter(member__draw=draw).select_related("member__expert").order_by("member__seat")
+    submissions = counted_submissions(draw).select_related("member__expert").order_by("member__seat")
+    replaced = draw.members.filter(status=CommitteeMember.Status.REPLACED).select_related("expert", "submission")
     label = {str(pk): _bidder(o) for pk, o in openings.items()}
     ranked = [r for r in rows if r.rank]
     document = {
@@ -90,6 +90,22 @@ def report_document(draw: ExpertDraw, *, now) -> tuple[dict, list]:
             }
             for s in submissions
         ],
+        # Regs 48: who was taken off the committee and why; a void submission is named by its digest only.
+        **(
+            {
+                "replaced": [
+                    {
+                        "seat": m.seat,
+                        "expert": m.expert.code,
+                        "reason": m.reason,
+                        "void_submission": getattr(getattr(m, "submission", None), "canonical_sha256", ""),
+                    }
+                    for m in replaced.order_by("seat", "invited_at")
+                ]
+            }
+            if replaced.exists()
+            else {}
+        ),
         "ranking": [
             {
                 "opening_id": r.opening_id,

@@ -1,4 +1,5 @@
-"""The expert draw (专家抽取): commit, draw, replace declines, start the session, reveal the seed.
+"""The expert draw (专家抽取): commit, draw, replace declines, start the session, reveal the seed,
+replace a member who cannot go on (Regs 48).
 
 EVAL-SIZE, EVAL-RANDOM, EVAL-CONFLICT, EVAL-SECRET. The committee is a pure function of what is
 published (bidding.evaluation.draw); these services only gather its inputs and record each step.
@@ -12,10 +13,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from bidding.evaluation import draw as pure
-from bidding.evaluation.models import CommitteeMember, Expert, ExpertDraw, ServiceRecord
+from bidding.evaluation.models import CommitteeMember, Expert, ExpertDraw, ScoreSubmission, ServiceRecord
 from bidding.evaluation.tasks import collusion_scan_task
+from trading import policy
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append
 from trading.errors import NotAllowed, RuleViolation, TransitionError
@@ -24,6 +27,12 @@ from trading.services.lifecycle import section_transition
 from trading.services.locks import lock_section
 
 DRAWABLE_STATES = {SectionState.OPENED, SectionState.EVALUATING}
+# Regs 48: the grounds on which a member is taken off the committee while it evaluates.
+REPLACE_REASONS = {
+    "conflict": gettext_lazy("有回避事由"),
+    "absent": gettext_lazy("擅离职守"),
+    "health": gettext_lazy("因健康等原因不能继续评标"),
+}
 
 
 def recent_service_days() -> int:
@@ -212,7 +221,8 @@ def member_respond(*, user, member: CommitteeMember, accept: bool, reason: str =
         locked = CommitteeMember.objects.select_for_update(of=("self",)).select_related("expert").get(pk=member.pk)
         if locked.expert.user_id != getattr(user, "pk", None):
             raise NotAllowed("NOT-ALLOWED", _("只有受邀专家本人可以答复。"))
-        if locked.status != CommitteeMember.Status.INVITED or locked_draw.status != ExpertDraw.Status.DRAWN:
+        in_session = locked_draw.status == ExpertDraw.Status.IN_SESSION  # a replacement invited during the evaluation
+        if locked.status != CommitteeMember.Status.INVITED or not (in_session or locked_draw.status == ExpertDraw.Status.DRAWN):
             raise TransitionError("TRANSITION", _("该邀请已答复。"), fields={"status": locked.status})
         if not accept and not reason.strip():
             raise RuleViolation("EVAL-DECLINE-REASON", _("拒绝参加须说明理由。"), fields={"reason": ""})
@@ -228,7 +238,54 @@ def member_respond(*, user, member: CommitteeMember, accept: bool, reason: str =
         # A drawn seat is redrawn from the seed; a representative's seat waits for the tenderer to name another.
         if not accept and locked.source == CommitteeMember.Source.DRAWN:
             _replace(locked_draw, locked, "declined")
+        if accept and in_session:
+            _join_session(locked_draw, locked, actor=user)
     return locked
+
+
+def _join_session(locked: ExpertDraw, member: CommitteeMember, *, actor) -> None:
+    """A replacement accepted during the evaluation: the session-start checks for its seat alone."""
+    if member.source == CommitteeMember.Source.DRAWN and expert_conflicts(expert=member.expert, section=locked.section):
+        member.status, member.reason = CommitteeMember.Status.RECUSED, "EVAL-CONFLICT"
+        member.save(update_fields=["status", "reason"])
+        audit_append(event=AuditEvent.EXPERT_RECUSED, actor=actor, section=locked.section, data={"seat": member.seat})
+        _replace(locked, member, "recused")
+        return
+    ServiceRecord.objects.get_or_create(
+        expert_id=member.expert_id,
+        section=locked.section,
+        defaults={"tenderer_id": locked.section.project.tenderer_id, "served_at": timezone.now()},
+    )
+
+
+def member_replace(*, actor, member: CommitteeMember, reason: str, note: str = "") -> CommitteeMember:
+    """Regs 48: a member with a ground for recusal, who leaves its post, or who cannot go on for health or the
+    like is replaced at once. Its conclusions are void (its submission is kept for the record and counted
+    nowhere); the seat is redrawn from the same seed, so anyone can re-run it, and the replacement scores
+    anew. Staff, until the report; a representative's seat is the tenderer's to fill, not the pool's."""
+    if reason not in REPLACE_REASONS:
+        raise RuleViolation("INVALID", _("请选择更换理由。"), fields={"reason": reason})
+    with transaction.atomic():
+        locked_draw = lock_draw(member.draw_id)
+        if not policy.can_run_draw(actor, locked_draw.section):
+            raise NotAllowed("NOT-ALLOWED", _("只有交易中心工作人员可以更换评标专家。"))
+        locked = CommitteeMember.objects.select_for_update(of=("self",)).select_related("expert").get(pk=member.pk)
+        if locked_draw.status not in (ExpertDraw.Status.DRAWN, ExpertDraw.Status.IN_SESSION) or not locked.sitting:
+            raise TransitionError("TRANSITION", _("该专家不在评标委员会中，或评标已结束。"), fields={"status": locked.status})
+        if locked.source != CommitteeMember.Source.DRAWN:
+            raise RuleViolation("EVAL-REPRESENTATIVE", _("招标人代表的席位由招标人另行委派，不从专家库补抽。"))
+        voided = ScoreSubmission.objects.filter(member=locked).exists()
+        locked.status = CommitteeMember.Status.REPLACED
+        locked.reason = f"{reason}: {note.strip()}" if note.strip() else reason
+        locked.save(update_fields=["status", "reason"])
+        audit_append(
+            event=AuditEvent.EXPERT_REPLACED,
+            actor=actor,
+            section=locked_draw.section,
+            data={"seat": locked.seat, "reason": reason, "scores_void": voided},
+        )
+        replacement = _replace(locked_draw, locked, reason)
+    return replacement
 
 
 def session_start(*, actor, draw: ExpertDraw) -> ExpertDraw:

@@ -199,8 +199,14 @@ def submission_verify(submission: ScoreSubmission) -> bool:
 
 
 def all_scores_in(draw: ExpertDraw) -> bool:
+    """Every seat taken by an accepted member, and each has submitted (a seat being refilled is not in)."""
     sitting = draw.members.filter(status=CommitteeMember.Status.ACCEPTED)
-    return sitting.exists() and not sitting.filter(submission__isnull=True).exists()
+    return sitting.count() == draw.size and not sitting.filter(submission__isnull=True).exists()
+
+
+def counted_submissions(draw: ExpertDraw):
+    """The sitting committee's submissions: a replaced member's conclusions are void (Regs 48)."""
+    return ScoreSubmission.objects.filter(member__draw=draw, member__status=CommitteeMember.Status.ACCEPTED)
 
 
 def committee_tally(draw: ExpertDraw):
@@ -208,8 +214,7 @@ def committee_tally(draw: ExpertDraw):
     scheme = scheme_of(draw.section)
     bids = [pure.BidIn(o.pk, o.price_fen, o.readout_order or 0) for o in valid_openings(draw.section)]
     submissions = [
-        pure.SubmissionIn(s.member.seat, s.scores, s.rejections)
-        for s in ScoreSubmission.objects.filter(member__draw=draw).select_related("member")
+        pure.SubmissionIn(s.member.seat, s.scores, s.rejections) for s in counted_submissions(draw).select_related("member")
     ]
     return pure.tally(
         method=scheme.method, price_points=scheme.price_points, criteria=scheme.criteria, bids=bids, submissions=submissions
