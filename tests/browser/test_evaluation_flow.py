@@ -1,6 +1,7 @@
 """In Chromium, from the draw to the award notice: staff commit and draw, one expert declines and its
-seat is redrawn, five experts accept, score and sign, the report is produced, the candidates are
-publicized, the tenderer awards, and the public sees the winner."""
+seat is redrawn, five experts accept, score and sign, one of them leaves and is replaced (Regs 48) by
+an expert who scores anew, the report is produced, the candidates are publicized, the tenderer
+awards, and the public sees the winner."""
 
 from datetime import timedelta
 
@@ -49,7 +50,7 @@ def test_from_the_draw_to_the_award_notice(live_server, browser, make_user):
     base = live_server.url
     section = opened_section(bids=4, prices=[452_000_000, 438_500_000, 471_200_000, 446_900_000])
     a01, a02 = SpecialtyFactory(code="A01", name="房屋建筑"), SpecialtyFactory(code="A02", name="工程造价")
-    for n in range(8):
+    for n in range(10):
         with_device(ExpertFactory(specialties=[a01 if n % 2 else a02]).user)
     staff = with_device(make_user(Role.STAFF))
     tenderer = make_user(Role.TENDERER, organization=section.project.tenderer)
@@ -115,7 +116,34 @@ def test_from_the_draw_to_the_award_notice(live_server, browser, make_user):
         assert submission_verify(submission)
     first = next(iter(pages.values())).get_by_test_id("expert-signature").inner_text()
     assert first == ScoreSubmission.objects.order_by("submitted_at").first().expert_signature  # shown to the expert
-    last = list(pages.values())[-1]
+
+    # Regs 48: the expert in seat 5 leaves; staff replace it, the seat is redrawn and the replacement scores anew.
+    leaving = draw.members.get(seat=5, status="accepted")
+    console.goto(f"{base}/sections/{section.public_id}/draw/")
+    console.select_option("[data-testid=replace-form] select[name=seat]", "5")
+    console.select_option("[data-testid=replace-form] select[name=reason]", "absent")
+    console.once("dialog", lambda dialog: dialog.accept())
+    console.get_by_test_id("replace").click()
+    console.wait_for_selector(".messages")
+    assert "席位 5 的专家已更换" in console.locator(".messages").inner_text()
+    assert "已提交评分：4 / 5" in console.get_by_test_id("submitted").inner_text()
+    newcomer = draw.members.select_related("expert__user").get(seat=5, status="invited")
+    page = sign_in(browser, base, newcomer.expert.user)
+    page.goto(base + "/expert/")
+    page.get_by_test_id(f"seat-{section.public_id}").get_by_test_id("accept").click()
+    page.wait_for_selector("[data-testid=score-link]")
+    page.goto(f"{base}/expert/sections/{section.public_id}/")
+    page.wait_for_function("document.querySelector('[data-testid=key-status]').textContent.includes('已在本浏览器生成')")
+    for bid in range(1, 5):
+        page.get_by_test_id(f"score-{bid}-technical").fill(str(30 + bid))
+        page.get_by_test_id(f"score-{bid}-schedule").fill("8")
+        page.get_by_test_id(f"score-{bid}-commercial").fill("7")
+    page.get_by_test_id("submit-scores").click()
+    page.wait_for_selector("[data-testid=signed]")
+    pages.pop(leaving.pk).context.close()
+    pages[newcomer.pk] = page
+    assert ScoreSubmission.objects.count() == 6  # the void one is kept for the record
+    last = list(pages.values())[0]
     last.reload()
     assert last.get_by_test_id("all-scores").locator("tr").count() == 6  # header + five experts, once all are in
 
