@@ -143,9 +143,9 @@ def test_from_the_draw_to_the_award_notice(live_server, browser, make_user):
     pages.pop(leaving.pk).context.close()
     pages[newcomer.pk] = page
     assert ScoreSubmission.objects.count() == 6  # the void one is kept for the record
-    last = list(pages.values())[0]
-    last.reload()
-    assert last.get_by_test_id("all-scores").locator("tr").count() == 6  # header + five experts, once all are in
+    seated = next(iter(pages.values()))
+    seated.reload()
+    assert seated.get_by_test_id("all-scores").locator("tr").count() == 6  # header + five experts, once all are in
 
     console.goto(f"{base}/sections/{section.public_id}/draw/")
     console.get_by_test_id("make-report").click()

@@ -64,9 +64,9 @@ def test_Regs48_a_replaced_members_scores_are_void_and_its_replacement_scores_an
     document = report.document
     assert {s["seat"]: s["expert"] for s in document["submissions"]}[2] == replacement.expert.code
     assert len(document["submissions"]) == 5
-    assert document["replaced"] == [
-        {"seat": 2, "expert": victim.expert.code, "reason": "health: 突发疾病", "void_submission": victim.submission.canonical_sha256}
-    ]
+    void = victim.submission.canonical_sha256
+    replaced = {"seat": 2, "expert": victim.expert.code, "reason": "health: 突发疾病", "void_submission": void}
+    assert document["replaced"] == [replaced]
 
 
 def test_Regs48_only_staff_replace_a_sitting_drawn_member_and_only_until_the_report(staff, scored, make_user, supervisor):
