@@ -88,10 +88,6 @@ def my_seats(*, user) -> QuerySet:
     return CommitteeMember.objects.filter(expert__user=user).select_related("draw__section__project", "expert")
 
 
-def my_seat(*, user, section) -> CommitteeMember | None:
-    return my_seats(user=user).filter(draw__section=section).exclude(status="declined").first()
-
-
 def submissions_list(*, user, draw) -> list[ScoreSubmission]:
     """Every expert's scores: hidden from everyone, the committee included, until all are in."""
     if not policy.scores_visible(user, draw, all_in=all_scores_in(draw)):
