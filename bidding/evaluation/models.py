@@ -154,6 +154,7 @@ class CommitteeMember(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.INVITED)
     reason = models.TextField(blank=True)  # why declined, recused or replaced
     invited_at = models.DateTimeField(auto_now_add=True)
+    notified_at = models.DateTimeField(null=True, blank=True)  # the invitation sent to the expert (once)
     responded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

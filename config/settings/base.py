@@ -102,6 +102,19 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# --- Mail: a drawn expert's invitation --------------------------------------
+# EMAIL_URL as django-environ reads it (smtp+tls://user:password@host:587, consolemail://). Without it each
+# message is written to a file under var/mail: a demo's invitations can be read there, and no log line
+# carries who was drawn (EVAL-SECRET).
+if env("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = BASE_DIR / "var" / "mail"
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="阳光交易 <noreply@sunlight.invalid>")
+# Where the platform is reached from outside: the links in messages.
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
 # --- Live streams ---------------------------------------------------------
 # Heartbeat: presence count and a catch-up check against the database; clients reconnect after missing two.
 LIVESTREAM_HEARTBEAT_SECONDS = env.float("LIVESTREAM_HEARTBEAT_SECONDS", default=15)

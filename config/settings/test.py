@@ -18,3 +18,4 @@ CUSTODIAN_KDF = {"name": "argon2id", "iterations": 1, "lanes": 1, "memory_cost":
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "1") == "1"
 # Openings in tests read out without pauses; tests that need pauses set them.
 OPENING_READOUT_SECONDS = float(os.environ.get("OPENING_READOUT_SECONDS", "0"))
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # mail.outbox, never files or a server

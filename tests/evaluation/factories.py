@@ -37,6 +37,7 @@ class ExpertFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory, role=Role.EXPERT, organization=factory.SelfAttribute("..employer"))
     region = "西湖区"
     phone = "13600000000"
+    email = factory.Sequence(lambda n: f"expert{n:05d}@example.cn")
 
     @factory.post_generation
     def specialties(self, create, extracted, **kwargs):

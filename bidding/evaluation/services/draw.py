@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from bidding.evaluation import draw as pure
 from bidding.evaluation.models import CommitteeMember, Expert, ExpertDraw, ScoreSubmission, ServiceRecord
+from bidding.evaluation.services.invitations import invitation_queue
 from bidding.evaluation.tasks import collusion_scan_task
 from trading import policy
 from trading.audit.events import AuditEvent
@@ -188,7 +189,12 @@ def draw_make(*, actor, draw: ExpertDraw) -> ExpertDraw:
             ) from None
         experts = {e.code: e for e in Expert.objects.filter(code__in=[s.code for s in seats])}
         for seat in seats:
-            CommitteeMember.objects.create(draw=locked, expert=experts[seat.code], seat=seat.seat, specialty=seat.specialty)
+            member = CommitteeMember.objects.create(
+                draw=locked, expert=experts[seat.code], seat=seat.seat, specialty=seat.specialty
+            )
+            invitation_queue(member)
+        for member in locked.members.filter(source=CommitteeMember.Source.REPRESENTATIVE):
+            invitation_queue(member)
         locked.status, locked.drawn_at = ExpertDraw.Status.DRAWN, timezone.now()
         locked.save(update_fields=["status", "drawn_at"])
         # The seats are recorded by number only: the codes come out with the seed (EVAL-SECRET).
@@ -210,6 +216,7 @@ def _replace(locked: ExpertDraw, member: CommitteeMember, reason: str) -> Commit
     replacement = CommitteeMember.objects.create(
         draw=locked, expert=Expert.objects.get(code=new.code), seat=new.seat, specialty=new.specialty
     )
+    invitation_queue(replacement)
     audit_append(event=AuditEvent.DRAW_REPLACEMENT, section=locked.section, data={"seat": member.seat, "reason": reason})
     return replacement
 
