@@ -93,8 +93,13 @@ function render(names) {
 // decides them); the rest of the page, and any text being typed in them, is kept.
 let acts = document.querySelector("[data-acts-state]");
 let drawing = false;
-async function redrawActs() {
-  if (!acts || drawing || !view.state || view.state === acts.dataset.actsState) return;
+let missed = false;
+async function redrawActs(tries = 5) {
+  if (!acts || !view.state || view.state === acts.dataset.actsState) return;
+  if (drawing) {
+    missed = true;  // the state moved on during a redraw: drawn again once it is done
+    return;
+  }
   drawing = true;
   try {
     const response = await fetch(location.href, { credentials: "same-origin" });
@@ -109,6 +114,11 @@ async function redrawActs() {
     }
   } finally {
     drawing = false;
+  }
+  // Drawn for a state the stream has left since, or fetched before the server had moved on: again, shortly.
+  if (view.state !== acts.dataset.actsState && (missed || tries > 1)) {
+    missed = false;
+    setTimeout(() => redrawActs(tries - 1), 500);
   }
 }
 
