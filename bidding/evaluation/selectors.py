@@ -75,6 +75,16 @@ def draw_record(*, user, section) -> DrawRecord | None:
     return DrawRecord(draw=draw, seed=draw.seed if revealed else "", seats=seats, names_visible=names)
 
 
+def vacant_representative_seats(draw) -> list[int]:
+    """The tenderer's representatives' seats with nobody invited or sitting (declined or replaced), while the
+    draw can still take one: they wait for staff to enter the tenderer's next representative."""
+    if draw.status not in (ExpertDraw.Status.DRAWN, ExpertDraw.Status.IN_SESSION):
+        return []
+    seats = set(draw.members.filter(source=CommitteeMember.Source.REPRESENTATIVE).values_list("seat", flat=True))
+    taken = set(draw.members.filter(status__in=["invited", "accepted"]).values_list("seat", flat=True))
+    return sorted(seats - taken)
+
+
 def experts_list(*, user) -> QuerySet:
     if not policy.can_manage_experts(user):
         raise NotAllowed("NOT-ALLOWED", _("只有交易中心可以管理专家库。"))

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from bidding.evaluation import selectors
-from bidding.evaluation.models import Candidate, EvaluationReport, Publicity, Specialty
+from bidding.evaluation.models import Candidate, EvaluationReport, Expert, Publicity, Specialty
 from bidding.evaluation.services import award as award_services
 from bidding.evaluation.services import draw as draw_services
 from bidding.evaluation.services.collusion import collusion_scan
@@ -39,6 +39,19 @@ class DrawForm(forms.Form):
         label=gettext_lazy("专业及人数"), initial="A01:3,A02:2", help_text=gettext_lazy("如 A01:3,A02:2（专业代码:人数）")
     )
     remote = forms.BooleanField(label=gettext_lazy("异地评标（仅抽取外地专家）"), required=False)
+    representatives = forms.CharField(
+        label=gettext_lazy("招标人代表（专家编号，以逗号分隔）"),
+        required=False,
+        help_text=gettext_lazy("招标人的人员，计入委员会人数，不超过三分之一；不从专家库抽取。"),
+    )
+
+    def clean_representatives(self):
+        codes = [code.strip() for code in self.cleaned_data["representatives"].replace("，", ",").split(",") if code.strip()]
+        experts = {e.code: e for e in Expert.objects.filter(code__in=codes)}
+        missing = [code for code in codes if code not in experts]
+        if missing:
+            raise forms.ValidationError(_("专家库中没有：%(codes)s") % {"codes": "、".join(missing)})
+        return [experts[code] for code in dict.fromkeys(codes)]
 
     def clean_quotas(self):
         try:
@@ -125,11 +138,12 @@ def draw_console(request, public_id):
         "scheme": scheme_of(section),
         "all_in": bool(draw and all_scores_in(draw)),
         "submitted": counted_submissions(draw).count() if draw else 0,
-        "replaceable_seats": draw.members.filter(status__in=["invited", "accepted"], source="drawn")
+        "replaceable_seats": draw.members.filter(status__in=["invited", "accepted"])
         .order_by("seat")
         .values_list("seat", flat=True)
         if draw and draw.status in ("drawn", "in_session")
         else [],
+        "vacant_representative_seats": selectors.vacant_representative_seats(draw) if draw else [],
         "replace_reasons": draw_services.REPLACE_REASONS,
         "report": EvaluationReport.objects.filter(section=section).first(),
         "publicity": Publicity.objects.filter(section=section).first(),
@@ -154,17 +168,26 @@ def _console_action(request, section, draw, op, form):
         else:  # EVAL-CONFLICT: recused seats were redrawn; the session waits for the replacements to accept
             messages.warning(request, _("有专家因利害关系回避（EVAL-CONFLICT），已从同一种子补抽；补抽的专家确认后再开始评标。"))
     elif op == "replace":
-        member = draw.members.filter(
-            seat=_int(request.POST.get("seat")), status__in=["invited", "accepted"], source="drawn"
-        ).first()
+        member = draw.members.filter(seat=_int(request.POST.get("seat")), status__in=["invited", "accepted"]).first()
         if member is None:
             raise DomainError("NOT-FOUND", _("没有这个席位。"))
-        draw_services.member_replace(
+        replacement = draw_services.member_replace(
             actor=request.user, member=member, reason=request.POST.get("reason", ""), note=request.POST.get("note", "")
         )
-        messages.success(
-            request, _("席位 %(seat)s 的专家已更换，已从同一种子补抽；补抽的专家确认后重新评审。") % {"seat": member.seat}
+        if replacement is None:
+            messages.success(request, _("席位 %(seat)s 的招标人代表已更换；请登记招标人的新代表。") % {"seat": member.seat})
+        else:
+            messages.success(
+                request, _("席位 %(seat)s 的专家已更换，已从同一种子补抽；补抽的专家确认后重新评审。") % {"seat": member.seat}
+            )
+    elif op == "appoint":
+        expert = Expert.objects.filter(code=request.POST.get("expert", "").strip()).first()
+        if expert is None:
+            raise DomainError("NOT-FOUND", _("专家库中没有这个编号。"))
+        member = draw_services.representative_appoint(
+            actor=request.user, draw=draw, seat=_int(request.POST.get("seat")), expert=expert
         )
+        messages.success(request, _("已登记席位 %(seat)s 的招标人代表，并已通知其确认。") % {"seat": member.seat})
     elif op == "scan":
         collusion_scan(section=section, actor=request.user)
     elif op == "report":

@@ -5,8 +5,17 @@ import pytest
 from django.test import Client
 
 from bidding.evaluation.models import ServiceRecord
+from bidding.evaluation.selectors import vacant_representative_seats
 from bidding.evaluation.services.award import report_make
-from bidding.evaluation.services.draw import draw_commit, draw_make, draw_rerun, member_replace, member_respond, session_start
+from bidding.evaluation.services.draw import (
+    draw_commit,
+    draw_make,
+    draw_rerun,
+    member_replace,
+    member_respond,
+    representative_appoint,
+    session_start,
+)
 from bidding.evaluation.services.scoring import all_scores_in, committee_tally, scores_submit, valid_openings
 from tests.conftest import signed_in
 from tests.evaluation.conftest import seat_all
@@ -85,13 +94,25 @@ def test_Regs48_only_staff_replace_a_sitting_drawn_member_and_only_until_the_rep
     assert member.status == "accepted"
 
 
-def test_Regs48_a_representatives_seat_is_not_redrawn_from_the_pool(staff, section, pool, specialties):
-    rep = ExpertFactory(employer=section.project.tenderer, specialties=specialties[:1])
+def test_Regs48_a_representatives_seat_is_not_redrawn_from_the_pool_but_filled_by_the_tenderers_next(
+    staff, section, pool, specialties
+):
+    rep, other = (ExpertFactory(employer=section.project.tenderer, specialties=specialties[:1]) for _ in range(2))
     draw = draw_commit(actor=staff, section=section, size=5, quotas=[("A01", 2), ("A02", 2)], representatives=[rep])
     draw = seat_all(staff, draw)
+    assert member_replace(actor=staff, member=draw.members.get(source="representative"), reason="health") is None
+    assert vacant_representative_seats(draw) == [5] and len(draw.replacements) == 0
+    for outsider in (pool[0], rep):  # not the tenderer's, or already in this draw
+        with pytest.raises(RuleViolation):
+            representative_appoint(actor=staff, draw=draw, seat=5, expert=outsider)
     with pytest.raises(RuleViolation) as refused:
-        member_replace(actor=staff, member=draw.members.get(source="representative"), reason="health")
-    assert refused.value.code == "EVAL-REPRESENTATIVE"
+        representative_appoint(actor=staff, draw=draw, seat=1, expert=other)  # a drawn seat, and taken
+    assert refused.value.code == "EVAL-SEAT"
+    member = representative_appoint(actor=staff, draw=draw, seat=5, expert=other)
+    assert member.status == "invited" and vacant_representative_seats(draw) == []
+    member_respond(user=other.user, member=member, accept=True)
+    assert ServiceRecord.objects.filter(expert=other, section=section).exists()
+    assert policy.can_evaluate(other.user, draw)
 
 
 def test_EVAL_CONFLICT_a_replacement_with_a_conflict_is_recused_when_it_accepts(staff, scored):
@@ -135,3 +156,22 @@ def test_Regs48_the_console_replaces_a_seat_by_number_with_a_reason(staff, score
     assert "已提交评分：4 / 5" in page
     refused = console.post(url, {"op": "replace", "seat": "9", "reason": "absent"}, follow=True).content.decode()
     assert "NOT-FOUND" in refused
+
+
+def test_EVAL_SIZE_the_console_takes_the_tenderers_representatives_and_a_declined_ones_successor(staff, section, pool):
+    rep, successor = (ExpertFactory(employer=section.project.tenderer, specialties=pool[0].specialties.all()) for _ in range(2))
+    console = signed_in(Client(), staff)
+    url = f"/sections/{section.public_id}/draw/"
+    unknown = console.post(url, {"op": "commit", "size": 5, "quotas": "A01:2,A02:2", "representatives": "E-99999"})
+    assert "专家库中没有：E-99999" in unknown.content.decode()
+    console.post(url, {"op": "commit", "size": 5, "quotas": "A01:2,A02:2", "representatives": rep.code})
+    console.post(url, {"op": "make"})
+    draw = section.expert_draw
+    member = draw.members.get(source="representative")
+    assert member.expert == rep and member.seat == 5
+    member_respond(user=rep.user, member=member, accept=False, reason="另有公务")
+    page = console.get(url).content.decode()
+    assert 'data-testid="appoint-form"' in page
+    done = console.post(url, {"op": "appoint", "seat": "5", "expert": successor.code}, follow=True).content.decode()
+    assert "已登记席位 5 的招标人代表" in done and 'data-testid="appoint-form"' not in done
+    assert draw.members.get(seat=5, status="invited").expert == successor

@@ -127,6 +127,8 @@ def draw_commit(
         for expert in representatives:
             if expert.employer_id != locked.project.tenderer_id:
                 raise RuleViolation("EVAL-CONFLICT", _("招标人代表须为招标人的人员。"), fields={"expert": expert.code})
+            if expert.user_id is None or not expert.user.is_active:
+                raise RuleViolation("EVAL-SEAT", _("该专家没有可用的账号，无法确认和评分。"), fields={"expert": expert.code})
         candidates = eligible_experts(
             section=locked, specialties={code for code, _n in quotas}, remote=remote, exclude=representatives
         )
@@ -242,7 +244,8 @@ def member_respond(*, user, member: CommitteeMember, accept: bool, reason: str =
             section=locked_draw.section,
             data={"seat": locked.seat, "accept": accept},
         )
-        # A drawn seat is redrawn from the seed; a representative's seat waits for the tenderer to name another.
+        # A drawn seat is redrawn from the seed; a representative's seat waits for the tenderer's next one
+        # (representative_appoint).
         if not accept and locked.source == CommitteeMember.Source.DRAWN:
             _replace(locked_draw, locked, "declined")
         if accept and in_session:
@@ -265,11 +268,12 @@ def _join_session(locked: ExpertDraw, member: CommitteeMember, *, actor) -> None
     )
 
 
-def member_replace(*, actor, member: CommitteeMember, reason: str, note: str = "") -> CommitteeMember:
+def member_replace(*, actor, member: CommitteeMember, reason: str, note: str = "") -> CommitteeMember | None:
     """Regs 48: a member with a ground for recusal, who leaves its post, or who cannot go on for health or the
     like is replaced at once. Its conclusions are void (its submission is kept for the record and counted
-    nowhere); the seat is redrawn from the same seed, so anyone can re-run it, and the replacement scores
-    anew. Staff, until the report; a representative's seat is the tenderer's to fill, not the pool's."""
+    nowhere); a drawn seat is redrawn from the same seed, so anyone can re-run it, and the replacement scores
+    anew. A representative's seat is the tenderer's to fill (representative_appoint), not the pool's: None.
+    Staff, until the report."""
     if reason not in REPLACE_REASONS:
         raise RuleViolation("INVALID", _("请选择更换理由。"), fields={"reason": reason})
     with transaction.atomic():
@@ -279,8 +283,6 @@ def member_replace(*, actor, member: CommitteeMember, reason: str, note: str = "
         locked = CommitteeMember.objects.select_for_update(of=("self",)).select_related("expert").get(pk=member.pk)
         if locked_draw.status not in (ExpertDraw.Status.DRAWN, ExpertDraw.Status.IN_SESSION) or not locked.sitting:
             raise TransitionError("TRANSITION", _("该专家不在评标委员会中，或评标已结束。"), fields={"status": locked.status})
-        if locked.source != CommitteeMember.Source.DRAWN:
-            raise RuleViolation("EVAL-REPRESENTATIVE", _("招标人代表的席位由招标人另行委派，不从专家库补抽。"))
         voided = ScoreSubmission.objects.filter(member=locked).exists()
         locked.status = CommitteeMember.Status.REPLACED
         locked.reason = f"{reason}: {note.strip()}" if note.strip() else reason
@@ -291,8 +293,39 @@ def member_replace(*, actor, member: CommitteeMember, reason: str, note: str = "
             section=locked_draw.section,
             data={"seat": locked.seat, "reason": reason, "scores_void": voided},
         )
+        if locked.source == CommitteeMember.Source.REPRESENTATIVE:
+            return None  # not redrawn from the pool: the seat waits for the tenderer's next representative
         replacement = _replace(locked_draw, locked, reason)
     return replacement
+
+
+def representative_appoint(*, actor, draw: ExpertDraw, seat: int, expert: Expert) -> CommitteeMember:
+    """A representative's seat left by a decline or a replacement: staff enter the tenderer's next representative
+    (one of its own people, with an account), who is invited as the first one was."""
+    with transaction.atomic():
+        locked = lock_draw(draw.pk)
+        if not policy.can_run_draw(actor, locked.section):
+            raise NotAllowed("NOT-ALLOWED", _("只有交易中心工作人员可以登记招标人代表。"))
+        if locked.status not in (ExpertDraw.Status.DRAWN, ExpertDraw.Status.IN_SESSION):
+            raise TransitionError("TRANSITION", _("抽取完成后、评标结束前方可委派。"), fields={"status": locked.status})
+        seats = locked.members.filter(seat=seat)
+        if (
+            not seats.filter(source=CommitteeMember.Source.REPRESENTATIVE).exists()
+            or seats.filter(status__in=["invited", "accepted"]).exists()
+        ):
+            raise RuleViolation("EVAL-SEAT", _("该席位不是空缺的招标人代表席位。"), fields={"seat": seat})
+        if expert.employer_id != locked.section.project.tenderer_id:
+            raise RuleViolation("EVAL-CONFLICT", _("招标人代表须为招标人的人员。"), fields={"expert": expert.code})
+        if locked.members.filter(expert=expert).exists():
+            raise RuleViolation("EVAL-SEAT", _("该专家已在本次抽取中。"), fields={"expert": expert.code})
+        if expert.user_id is None or not expert.user.is_active:
+            raise RuleViolation("EVAL-SEAT", _("该专家没有可用的账号，无法确认和评分。"), fields={"expert": expert.code})
+        member = CommitteeMember.objects.create(
+            draw=locked, expert=expert, seat=seat, source=CommitteeMember.Source.REPRESENTATIVE
+        )
+        invitation_queue(member)
+        audit_append(event=AuditEvent.REPRESENTATIVE_APPOINTED, actor=actor, section=locked.section, data={"seat": seat})
+    return member
 
 
 def session_start(*, actor, draw: ExpertDraw) -> ExpertDraw:
