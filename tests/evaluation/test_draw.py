@@ -16,7 +16,7 @@ from bidding.evaluation.services.draw import (
     member_respond,
     session_start,
 )
-from tests.evaluation.conftest import seat_all
+from tests.evaluation.conftest import seat_all, sitting_codes
 from tests.evaluation.factories import ExpertFactory, opened_section
 from tests.factories import SectionFactory
 from trading.audit.events import AuditEvent
@@ -25,10 +25,6 @@ from trading.errors import RuleViolation, TransitionError
 from trading.models import SectionState
 
 pytestmark = pytest.mark.django_db
-
-
-def sitting_codes(draw) -> dict[int, str]:
-    return {m.seat: m.expert.code for m in draw.members.filter(status__in=["invited", "accepted"]).select_related("expert")}
 
 
 @pytest.mark.parametrize("size", [3, 4, 6])

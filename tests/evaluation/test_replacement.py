@@ -18,7 +18,7 @@ from bidding.evaluation.services.draw import (
 )
 from bidding.evaluation.services.scoring import all_scores_in, committee_tally, scores_submit, valid_openings
 from tests.conftest import signed_in
-from tests.evaluation.conftest import seat_all
+from tests.evaluation.conftest import seat_all, sitting_codes
 from tests.evaluation.factories import ExpertFactory
 from trading import policy
 from trading.audit.events import AuditEvent
@@ -27,10 +27,6 @@ from trading.errors import NotAllowed, RuleViolation, TransitionError
 from trading.models import Role
 
 pytestmark = pytest.mark.django_db
-
-
-def sitting_codes(draw) -> dict[int, str]:
-    return {m.seat: m.expert.code for m in draw.members.filter(status__in=["invited", "accepted"], source="drawn")}
 
 
 def score(member, draw, technical: int):
