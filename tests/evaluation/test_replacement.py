@@ -17,6 +17,7 @@ from bidding.evaluation.services.draw import (
     session_start,
 )
 from bidding.evaluation.services.scoring import all_scores_in, committee_tally, scores_submit, valid_openings
+from livestream.models import StreamEvent
 from tests.conftest import signed_in
 from tests.evaluation.conftest import seat_all, sitting_codes
 from tests.evaluation.factories import ExpertFactory
@@ -25,6 +26,7 @@ from trading.audit.events import AuditEvent
 from trading.audit.models import AuditEntry
 from trading.errors import NotAllowed, RuleViolation, TransitionError
 from trading.models import Role
+from trading.supervision.services.feed import feed_stream
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +52,8 @@ def test_Regs48_a_replaced_members_scores_are_void_and_its_replacement_scores_an
     assert {s.seat: s.code for s in draw_rerun(draw)} == sitting_codes(draw)
     entry = AuditEntry.objects.filter(event=AuditEvent.EXPERT_REPLACED).get()
     assert entry.data == {"seat": 2, "reason": "health", "scores_void": True}
+    live = StreamEvent.objects.get(stream=feed_stream(), kind="committee.replaced")  # the supervisors' feed
+    assert live.payload["seat"] == 2 and victim.expert.name not in str(live.payload)
 
     # The seat is open again: not all in, and the replaced expert neither scores nor reads the others' scores.
     assert not all_scores_in(draw)

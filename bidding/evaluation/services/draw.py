@@ -293,6 +293,19 @@ def member_replace(*, actor, member: CommitteeMember, reason: str, note: str = "
             section=locked_draw.section,
             data={"seat": locked.seat, "reason": reason, "scores_void": voided},
         )
+        from trading.supervision.services.feed import feed_publish
+
+        # Supervisors watch replacements live (the seat and the ground, never a name: EVAL-SECRET).
+        feed_publish(
+            kind="committee.replaced",
+            payload={
+                "section": locked_draw.section.public_id,
+                "seat": locked.seat,
+                "reason": reason,
+                "subject": _("席位 %(seat)s 更换评标专家：%(reason)s") % {"seat": locked.seat, "reason": REPLACE_REASONS[reason]},
+            },
+            actor=actor,
+        )
         if locked.source == CommitteeMember.Source.REPRESENTATIVE:
             return None  # not redrawn from the pool: the seat waits for the tenderer's next representative
         replacement = _replace(locked_draw, locked, reason)
