@@ -293,9 +293,13 @@ def member_replace(*, actor, member: CommitteeMember, reason: str, note: str = "
             section=locked_draw.section,
             data={"seat": locked.seat, "reason": reason, "scores_void": voided},
         )
+        # A representative's seat is not redrawn from the pool: it waits for the tenderer's next representative.
+        representative = locked.source == CommitteeMember.Source.REPRESENTATIVE
+        replacement = None if representative else _replace(locked_draw, locked, reason)
         from trading.supervision.services.feed import feed_publish
 
-        # Supervisors watch replacements live (the seat and the ground, never a name: EVAL-SECRET).
+        # Supervisors watch replacements live (the seat and the ground, never a name: EVAL-SECRET); after the
+        # audit appends, the audit log's lock before the stream's (livestream's lock order).
         feed_publish(
             kind="committee.replaced",
             payload={
@@ -306,9 +310,6 @@ def member_replace(*, actor, member: CommitteeMember, reason: str, note: str = "
             },
             actor=actor,
         )
-        if locked.source == CommitteeMember.Source.REPRESENTATIVE:
-            return None  # not redrawn from the pool: the seat waits for the tenderer's next representative
-        replacement = _replace(locked_draw, locked, reason)
     return replacement
 
 
