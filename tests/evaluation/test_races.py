@@ -8,9 +8,9 @@ from django.db import connections
 
 from bidding.evaluation import draw as pure
 from bidding.evaluation.models import CommitteeMember, ExpertDraw, ScoreSubmission
-from bidding.evaluation.services.draw import draw_make, draw_rerun, member_respond
-from bidding.evaluation.services.scoring import scores_submit, valid_openings
-from tests.evaluation.conftest import seat_all
+from bidding.evaluation.services.draw import draw_make, draw_rerun, member_replace, member_respond
+from bidding.evaluation.services.scoring import counted_submissions, scores_submit, valid_openings
+from tests.evaluation.conftest import seat_all, sitting_codes
 from trading.errors import DomainError
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -63,3 +63,23 @@ def test_an_expert_submitting_twice_at_once_is_recorded_once(staff, committed):
     results = run_together([lambda: scores_submit(user=user, draw=draw, scores=scores, rejections={})] * 3)
     assert sorted(r if isinstance(r, str) else "ok" for r in results) == ["EVAL-SUBMITTED", "EVAL-SUBMITTED", "ok"]
     assert ScoreSubmission.objects.count() == 1
+
+
+def test_Regs48_a_member_replaced_while_it_submits_never_has_counted_scores(staff, committed):
+    """Staff replace seat 2 while its expert submits: whichever goes first, the seat ends with one replacement and
+    no counted submission of the replaced expert (both take the draw's row lock)."""
+    draw = seat_all(staff, committed)
+    member = draw.members.select_related("expert__user").get(seat=2)
+    scores = {str(o.pk): {"technical": 30, "schedule": 8, "commercial": 8} for o in valid_openings(draw.section)}
+    run_together(
+        [
+            lambda: scores_submit(user=member.expert.user, draw=draw, scores=scores, rejections={}),
+            lambda: member_replace(actor=staff, member=member, reason="absent"),
+            lambda: member_replace(actor=staff, member=member, reason="health"),
+        ]
+    )
+    draw = ExpertDraw.objects.get(pk=draw.pk)
+    assert draw.members.get(pk=member.pk).status == "replaced"
+    assert len(draw.replacements) == 1 and draw.members.filter(seat=2, status="invited").count() == 1
+    assert not counted_submissions(draw).filter(member=member).exists()
+    assert {s.seat: s.code for s in draw_rerun(draw)} == sitting_codes(draw)
