@@ -138,6 +138,14 @@ def draw_console(request, public_id):
         "scheme": scheme_of(section),
         "all_in": bool(draw and all_scores_in(draw)),
         "submitted": counted_submissions(draw).count() if draw else 0,
+        # Which seats the session still waits for (not their scores): whom to call, or to replace (Regs 48).
+        "pending_seats": list(
+            draw.members.filter(status__in=["invited", "accepted"], submission__isnull=True)
+            .order_by("seat")
+            .values_list("seat", flat=True)
+        )
+        if draw and draw.status == "in_session"
+        else [],
         "replaceable_seats": draw.members.filter(status__in=["invited", "accepted"])
         .order_by("seat")
         .values_list("seat", flat=True)

@@ -154,6 +154,7 @@ def test_Regs48_the_console_replaces_a_seat_by_number_with_a_reason(staff, score
     assert draw.members.get(seat=5, status="replaced").reason == "absent: 离场未归"
     assert draw.members.filter(seat=5, status="invited").exists()
     assert "已提交评分：4 / 5" in page
+    assert "待提交的席位：5" in page  # the replacement, still to accept and score
     refused = console.post(url, {"op": "replace", "seat": "9", "reason": "absent"}, follow=True).content.decode()
     assert "NOT-FOUND" in refused
 
