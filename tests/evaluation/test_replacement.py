@@ -61,6 +61,8 @@ def test_Regs48_a_replaced_members_scores_are_void_and_its_replacement_scores_an
     with pytest.raises(NotAllowed):
         score(victim, draw, 10)
 
+    workspace = signed_in(Client(), replacement.expert.user).get("/expert/").content.decode()
+    assert 'data-testid="joins-session"' in workspace  # told that the evaluation is already going on
     member_respond(user=replacement.expert.user, member=replacement, accept=True)
     assert ServiceRecord.objects.filter(expert=replacement.expert, section=draw.section).exists()
     assert not all_scores_in(draw)
