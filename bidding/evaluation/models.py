@@ -133,6 +133,16 @@ class ExpertDraw(models.Model):
         self.seed_sealed = seed_seal(value, section_id=self.section_id, commitment=self.commitment)
 
 
+class CommitteeMemberQuerySet(models.QuerySet):
+    def sitting(self):
+        """Invited or accepted: the one member a seat has at a time (one_member_per_seat)."""
+        return self.filter(status__in=["invited", "accepted"])
+
+    def drawn_codes(self) -> dict[int, str]:
+        """Seat -> pool code of the sitting drawn members: what re-running the draw from its record must give."""
+        return dict(self.sitting().filter(source="drawn").values_list("seat", "expert__code"))
+
+
 class CommitteeMember(models.Model):
     class Source(models.TextChoices):
         DRAWN = "drawn", _("随机抽取")
@@ -156,6 +166,8 @@ class CommitteeMember(models.Model):
     invited_at = models.DateTimeField(auto_now_add=True)
     notified_at = models.DateTimeField(null=True, blank=True)  # the invitation sent to the expert (once)
     responded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CommitteeMemberQuerySet.as_manager()
 
     class Meta:
         ordering = ["seat", "invited_at", "pk"]

@@ -81,8 +81,21 @@ def vacant_representative_seats(draw) -> list[int]:
     if draw.status not in (ExpertDraw.Status.DRAWN, ExpertDraw.Status.IN_SESSION):
         return []
     seats = set(draw.members.filter(source=CommitteeMember.Source.REPRESENTATIVE).values_list("seat", flat=True))
-    taken = set(draw.members.filter(status__in=["invited", "accepted"]).values_list("seat", flat=True))
-    return sorted(seats - taken)
+    return sorted(seats - set(draw.members.sitting().values_list("seat", flat=True)))
+
+
+def replaceable_seats(draw) -> list[int]:
+    """Seats whose member staff may replace (Regs 48): every sitting one, from the draw until the report."""
+    if draw.status not in (ExpertDraw.Status.DRAWN, ExpertDraw.Status.IN_SESSION):
+        return []
+    return list(draw.members.sitting().order_by("seat").values_list("seat", flat=True))
+
+
+def pending_seats(draw) -> list[int]:
+    """In session, the seats still to submit (not their scores): whom to call, or to replace."""
+    if draw.status != ExpertDraw.Status.IN_SESSION:
+        return []
+    return list(draw.members.sitting().filter(submission__isnull=True).order_by("seat").values_list("seat", flat=True))
 
 
 def experts_list(*, user) -> QuerySet:

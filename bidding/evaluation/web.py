@@ -138,19 +138,8 @@ def draw_console(request, public_id):
         "scheme": scheme_of(section),
         "all_in": bool(draw and all_scores_in(draw)),
         "submitted": counted_submissions(draw).count() if draw else 0,
-        # Which seats the session still waits for (not their scores): whom to call, or to replace (Regs 48).
-        "pending_seats": list(
-            draw.members.filter(status__in=["invited", "accepted"], submission__isnull=True)
-            .order_by("seat")
-            .values_list("seat", flat=True)
-        )
-        if draw and draw.status == "in_session"
-        else [],
-        "replaceable_seats": draw.members.filter(status__in=["invited", "accepted"])
-        .order_by("seat")
-        .values_list("seat", flat=True)
-        if draw and draw.status in ("drawn", "in_session")
-        else [],
+        "pending_seats": selectors.pending_seats(draw) if draw else [],
+        "replaceable_seats": selectors.replaceable_seats(draw) if draw else [],
         "vacant_representative_seats": selectors.vacant_representative_seats(draw) if draw else [],
         "replace_reasons": draw_services.REPLACE_REASONS,
         "report": EvaluationReport.objects.filter(section=section).first(),
@@ -176,7 +165,7 @@ def _console_action(request, section, draw, op, form):
         else:  # EVAL-CONFLICT: recused seats were redrawn; the session waits for the replacements to accept
             messages.warning(request, _("有专家因利害关系回避（EVAL-CONFLICT），已从同一种子补抽；补抽的专家确认后再开始评标。"))
     elif op == "replace":
-        member = draw.members.filter(seat=_int(request.POST.get("seat")), status__in=["invited", "accepted"]).first()
+        member = draw.members.sitting().filter(seat=_int(request.POST.get("seat"))).first()
         if member is None:
             raise DomainError("NOT-FOUND", _("没有这个席位。"))
         replacement = draw_services.member_replace(

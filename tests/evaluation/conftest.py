@@ -31,12 +31,6 @@ def committed(staff, section, pool):
     return draw_commit(actor=staff, section=section, size=5, quotas=[("A01", 3), ("A02", 2)])
 
 
-def sitting_codes(draw) -> dict[int, str]:
-    """The drawn seats' experts, invited or sitting: what re-running the draw from its record must give."""
-    sitting = draw.members.filter(status__in=["invited", "accepted"], source="drawn").select_related("expert")
-    return {m.seat: m.expert.code for m in sitting}
-
-
 def seat_all(staff, draw):
     """Every invited expert accepts, and the session starts."""
     draw = draw_make(actor=staff, draw=draw) if draw.status == "committed" else draw

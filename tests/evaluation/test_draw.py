@@ -16,7 +16,7 @@ from bidding.evaluation.services.draw import (
     member_respond,
     session_start,
 )
-from tests.evaluation.conftest import seat_all, sitting_codes
+from tests.evaluation.conftest import seat_all
 from tests.evaluation.factories import ExpertFactory, opened_section
 from tests.factories import SectionFactory
 from trading.audit.events import AuditEvent
@@ -97,7 +97,7 @@ def test_EVAL_RANDOM_rerunning_a_finished_draw_from_its_revealed_seed_gives_the_
     ]
 
     seats = {s.seat: s.code for s in draw_rerun(draw)}
-    assert seats == sitting_codes(draw)
+    assert seats == draw.members.drawn_codes()
     assert first.expert.code not in seats.values()
 
     out = StringIO()
@@ -210,7 +210,7 @@ def test_EVAL_CONFLICT_rechecked_at_session_start_and_the_seat_redrawn(staff, co
     assert draw.replacements == [{"seat": 1, "code": victim.expert.code, "reason": "recused"}]
     draw = seat_all(staff, draw)
     assert draw.status == "in_session"
-    assert {s.seat: s.code for s in draw_rerun(draw)} == sitting_codes(draw)
+    assert {s.seat: s.code for s in draw_rerun(draw)} == draw.members.drawn_codes()
 
 
 def test_remote_evaluation_draws_only_from_other_regions(staff, section, pool):

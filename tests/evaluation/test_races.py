@@ -10,7 +10,7 @@ from bidding.evaluation import draw as pure
 from bidding.evaluation.models import CommitteeMember, ExpertDraw, ScoreSubmission
 from bidding.evaluation.services.draw import draw_make, draw_rerun, member_replace, member_respond
 from bidding.evaluation.services.scoring import counted_submissions, scores_submit, valid_openings
-from tests.evaluation.conftest import seat_all, sitting_codes
+from tests.evaluation.conftest import seat_all
 from trading.errors import DomainError
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -82,4 +82,4 @@ def test_Regs48_a_member_replaced_while_it_submits_never_has_counted_scores(staf
     assert draw.members.get(pk=member.pk).status == "replaced"
     assert len(draw.replacements) == 1 and draw.members.filter(seat=2, status="invited").count() == 1
     assert not counted_submissions(draw).filter(member=member).exists()
-    assert {s.seat: s.code for s in draw_rerun(draw)} == sitting_codes(draw)
+    assert {s.seat: s.code for s in draw_rerun(draw)} == draw.members.drawn_codes()

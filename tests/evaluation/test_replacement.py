@@ -19,7 +19,7 @@ from bidding.evaluation.services.draw import (
 from bidding.evaluation.services.scoring import all_scores_in, committee_tally, scores_submit, valid_openings
 from livestream.models import StreamEvent
 from tests.conftest import signed_in
-from tests.evaluation.conftest import seat_all, sitting_codes
+from tests.evaluation.conftest import seat_all
 from tests.evaluation.factories import ExpertFactory
 from trading import policy
 from trading.audit.events import AuditEvent
@@ -49,7 +49,7 @@ def test_Regs48_a_replaced_members_scores_are_void_and_its_replacement_scores_an
     draw.refresh_from_db()
     assert draw.replacements[-1] == {"seat": 2, "code": victim.expert.code, "reason": "health"}
     # Anyone re-runs it: the replacement is the seed's next expert of the seat's specialty.
-    assert {s.seat: s.code for s in draw_rerun(draw)} == sitting_codes(draw)
+    assert {s.seat: s.code for s in draw_rerun(draw)} == draw.members.drawn_codes()
     entry = AuditEntry.objects.filter(event=AuditEvent.EXPERT_REPLACED).get()
     assert entry.data == {"seat": 2, "reason": "health", "scores_void": True}
     live = StreamEvent.objects.get(stream=feed_stream(), kind="committee.replaced")  # the supervisors' feed
@@ -129,7 +129,7 @@ def test_EVAL_CONFLICT_a_replacement_with_a_conflict_is_recused_when_it_accepts(
     assert replacement.status == "recused"
     assert [r["reason"] for r in draw.replacements] == ["conflict", "recused"]
     assert draw.members.get(seat=4, status="invited").expert_id not in (replacement.expert_id,)
-    assert {s.seat: s.code for s in draw_rerun(draw)} == sitting_codes(draw)
+    assert {s.seat: s.code for s in draw_rerun(draw)} == draw.members.drawn_codes()
 
 
 def test_Regs48_an_accepted_expert_who_drops_out_before_the_session_is_replaced_and_the_session_waits(staff, committed):

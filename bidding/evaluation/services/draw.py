@@ -106,6 +106,14 @@ def check_rules(*, size: int, quotas: list[tuple[str, int]], representatives: in
         raise RuleViolation("EVAL-SIZE", _("各专业抽取人数与招标人代表之和应等于委员会人数。"), fields={"quotas": quotas})
 
 
+def check_representative(expert: Expert, section: Section) -> None:
+    """The tenderer's own person, with an account to accept and score with (a seat nobody can answer holds the session)."""
+    if expert.employer_id != section.project.tenderer_id:
+        raise RuleViolation("EVAL-CONFLICT", _("招标人代表须为招标人的人员。"), fields={"expert": expert.code})
+    if expert.user_id is None or not expert.user.is_active:
+        raise RuleViolation("EVAL-SEAT", _("该专家没有可用的账号，无法确认和评分。"), fields={"expert": expert.code})
+
+
 def draw_commit(
     *,
     actor,
@@ -125,10 +133,7 @@ def draw_commit(
         if ExpertDraw.objects.filter(section=locked).exists():
             raise TransitionError("EVAL-DRAW-EXISTS", _("本标段已抽取过评标专家，抽取不能重做。"))
         for expert in representatives:
-            if expert.employer_id != locked.project.tenderer_id:
-                raise RuleViolation("EVAL-CONFLICT", _("招标人代表须为招标人的人员。"), fields={"expert": expert.code})
-            if expert.user_id is None or not expert.user.is_active:
-                raise RuleViolation("EVAL-SEAT", _("该专家没有可用的账号，无法确认和评分。"), fields={"expert": expert.code})
+            check_representative(expert, locked)
         candidates = eligible_experts(
             section=locked, specialties={code for code, _n in quotas}, remote=remote, exclude=representatives
         )
@@ -253,19 +258,31 @@ def member_respond(*, user, member: CommitteeMember, accept: bool, reason: str =
     return locked
 
 
-def _join_session(locked: ExpertDraw, member: CommitteeMember, *, actor) -> None:
-    """A replacement accepted during the evaluation: the session-start checks for its seat alone."""
-    if member.source == CommitteeMember.Source.DRAWN and expert_conflicts(expert=member.expert, section=locked.section):
-        member.status, member.reason = CommitteeMember.Status.RECUSED, "EVAL-CONFLICT"
-        member.save(update_fields=["status", "reason"])
-        audit_append(event=AuditEvent.EXPERT_RECUSED, actor=actor, section=locked.section, data={"seat": member.seat})
-        _replace(locked, member, "recused")
-        return
+def _recused(locked: ExpertDraw, member: CommitteeMember, *, actor) -> bool:
+    """EVAL-CONFLICT checked again for a drawn member: one with a conflict now is recused and its seat redrawn."""
+    if member.source != CommitteeMember.Source.DRAWN or not expert_conflicts(expert=member.expert, section=locked.section):
+        return False
+    member.status, member.reason = CommitteeMember.Status.RECUSED, "EVAL-CONFLICT"
+    member.responded_at = timezone.now()
+    member.save(update_fields=["status", "reason", "responded_at"])
+    audit_append(event=AuditEvent.EXPERT_RECUSED, actor=actor, section=locked.section, data={"seat": member.seat})
+    _replace(locked, member, "recused")
+    return True
+
+
+def _record_service(locked: ExpertDraw, member: CommitteeMember, now) -> None:
+    """Recent service for this tenderer keeps the expert out of its next draws (EVAL-CONFLICT)."""
     ServiceRecord.objects.get_or_create(
         expert_id=member.expert_id,
         section=locked.section,
-        defaults={"tenderer_id": locked.section.project.tenderer_id, "served_at": timezone.now()},
+        defaults={"tenderer_id": locked.section.project.tenderer_id, "served_at": now},
     )
+
+
+def _join_session(locked: ExpertDraw, member: CommitteeMember, *, actor) -> None:
+    """A replacement accepted during the evaluation: the session-start checks for its seat alone."""
+    if not _recused(locked, member, actor=actor):
+        _record_service(locked, member, timezone.now())
 
 
 def member_replace(*, actor, member: CommitteeMember, reason: str, note: str = "") -> CommitteeMember | None:
@@ -323,17 +340,11 @@ def representative_appoint(*, actor, draw: ExpertDraw, seat: int, expert: Expert
         if locked.status not in (ExpertDraw.Status.DRAWN, ExpertDraw.Status.IN_SESSION):
             raise TransitionError("TRANSITION", _("抽取完成后、评标结束前方可委派。"), fields={"status": locked.status})
         seats = locked.members.filter(seat=seat)
-        if (
-            not seats.filter(source=CommitteeMember.Source.REPRESENTATIVE).exists()
-            or seats.filter(status__in=["invited", "accepted"]).exists()
-        ):
+        if not seats.filter(source=CommitteeMember.Source.REPRESENTATIVE).exists() or seats.sitting().exists():
             raise RuleViolation("EVAL-SEAT", _("该席位不是空缺的招标人代表席位。"), fields={"seat": seat})
-        if expert.employer_id != locked.section.project.tenderer_id:
-            raise RuleViolation("EVAL-CONFLICT", _("招标人代表须为招标人的人员。"), fields={"expert": expert.code})
+        check_representative(expert, locked.section)
         if locked.members.filter(expert=expert).exists():
             raise RuleViolation("EVAL-SEAT", _("该专家已在本次抽取中。"), fields={"expert": expert.code})
-        if expert.user_id is None or not expert.user.is_active:
-            raise RuleViolation("EVAL-SEAT", _("该专家没有可用的账号，无法确认和评分。"), fields={"expert": expert.code})
         member = CommitteeMember.objects.create(
             draw=locked, expert=expert, seat=seat, source=CommitteeMember.Source.REPRESENTATIVE
         )
@@ -349,16 +360,8 @@ def session_start(*, actor, draw: ExpertDraw) -> ExpertDraw:
         locked = lock_draw(draw.pk)
         if locked.status != ExpertDraw.Status.DRAWN:
             raise TransitionError("TRANSITION", _("评标尚不能开始。"), fields={"status": locked.status})
-        sitting = list(locked.members.filter(status__in=["invited", "accepted"]).select_related("expert"))
-        recused = 0
-        for member in sitting:
-            if member.source == CommitteeMember.Source.DRAWN and expert_conflicts(expert=member.expert, section=locked.section):
-                member.status, member.reason = CommitteeMember.Status.RECUSED, "EVAL-CONFLICT"
-                member.responded_at = timezone.now()
-                member.save(update_fields=["status", "reason", "responded_at"])
-                audit_append(event=AuditEvent.EXPERT_RECUSED, actor=actor, section=locked.section, data={"seat": member.seat})
-                _replace(locked, member, "recused")
-                recused += 1
+        sitting = list(locked.members.sitting().select_related("expert"))
+        recused = sum(_recused(locked, member, actor=actor) for member in sitting)
         if recused:
             return locked  # the replacements are invited: the session starts once they accept
         if locked.members.filter(status="accepted").count() != locked.size:
@@ -374,12 +377,7 @@ def session_start(*, actor, draw: ExpertDraw) -> ExpertDraw:
         )
         audit_append(event=AuditEvent.EVALUATION_SESSION_STARTED, actor=actor, section=locked.section, data={})
         for member in locked.members.filter(status="accepted"):
-            # Recent service for this tenderer keeps the expert out of its next draws (EVAL-CONFLICT).
-            ServiceRecord.objects.get_or_create(
-                expert_id=member.expert_id,
-                section=locked.section,
-                defaults={"tenderer_id": locked.section.project.tenderer_id, "served_at": now},
-            )
+            _record_service(locked, member, now)
         if locked.section.state == SectionState.OPENED:
             section_transition(section=locked.section, to_state=SectionState.EVALUATING, actor=actor, reason="evaluation session")
         # COLLUSION-40: the committee finds the flags waiting when it opens its workspace.

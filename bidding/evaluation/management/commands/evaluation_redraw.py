@@ -45,9 +45,7 @@ class Command(BaseCommand):
         except DomainError as error:
             self.stderr.write(f"{error.code}: {error.message}")
             sys.exit(2)
-        recorded = dict(
-            draw.members.filter(source="drawn", status__in=["invited", "accepted"]).values_list("seat", "expert__code")
-        )
+        recorded = draw.members.drawn_codes()
         return seats, recorded, {"commitment": draw.commitment, "seed": draw.seed, "candidates_digest": draw.candidates_digest}
 
     def _from_record(self, path):
