@@ -21,6 +21,17 @@ class CommitteeSeatOut(serializers.Serializer):
     name = serializers.CharField()
 
 
+class SupplementOut(serializers.Serializer):
+    """A supplementary round (补充抽取): re-run with its own seed and list after the first ones."""
+
+    round = serializers.IntegerField()
+    seats = serializers.ListField(child=serializers.IntegerField())
+    candidates = serializers.JSONField()
+    candidates_digest = serializers.CharField()
+    commitment = serializers.CharField()
+    seed = serializers.CharField(allow_blank=True)
+
+
 class DrawRecordOut(serializers.Serializer):
     """The published draw: enough for anyone to re-run it once the seed is revealed."""
 
@@ -32,6 +43,7 @@ class DrawRecordOut(serializers.Serializer):
     commitment = serializers.CharField(source="draw.commitment")
     seed = serializers.CharField()
     replacements = serializers.SerializerMethodField()
+    supplements = SupplementOut(many=True)
     seats = CommitteeSeatOut(many=True)
 
     def get_replacements(self, record) -> list:

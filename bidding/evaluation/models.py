@@ -100,8 +100,13 @@ class ExpertDraw(models.Model):
     # The seed: secret until revealed (policy.draw_seed_visible), then published for anyone to re-run.
     # Sealed at rest (bidding.evaluation.seed): read and set it through `seed`.
     seed_sealed = models.TextField()
-    # Replacement draws in order: [{"seat", "code", "reason"}] (a decline or a recusal at session start).
+    # Replacement draws in order: [{"seat", "code", "reason"}] (a decline, a recusal, a replacement in session),
+    # and {"supplement": k} where the k-th supplementary round came in.
     replacements = models.JSONField(default=list)
+    # Supplementary rounds (补充抽取) for seats the published list could no longer fill, in order:
+    # [{"round", "seats", "candidates", "candidates_digest", "commitment", "seed_sealed", "at"}],
+    # each seed sealed as the first one is (bidding.evaluation.seed) and revealed with it, or at once in session.
+    supplements = models.JSONField(default=list)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     drawn_at = models.DateTimeField(null=True, blank=True)
@@ -131,6 +136,18 @@ class ExpertDraw(models.Model):
         from bidding.evaluation.seed import seed_seal
 
         self.seed_sealed = seed_seal(value, section_id=self.section_id, commitment=self.commitment)
+
+    def supplements_unsealed(self) -> list[dict]:
+        """The supplementary rounds with their seeds unsealed ("seed"), in round order: secret until revealed, as `seed`."""
+        from bidding.evaluation.seed import seed_unseal
+
+        return [
+            {
+                **{k: v for k, v in s.items() if k != "seed_sealed"},
+                "seed": seed_unseal(s["seed_sealed"], section_id=self.section_id, commitment=s["commitment"]),
+            }
+            for s in self.supplements
+        ]
 
 
 class CommitteeMemberQuerySet(models.QuerySet):

@@ -56,6 +56,10 @@ def report_pdf(document: dict, *, sha256: str, signature: str) -> bytes:
             for m in document.get("replaced", [])
         ],
         Paragraph(f"抽取承诺 SHA-256：{document['draw']['commitment']}<br/>种子：{document['draw']['seed']}", body),
+        *[
+            Paragraph(f"补充抽取第 {r['round']} 轮（席位 {r['seats']}）：承诺 {r['commitment']}<br/>种子：{r['seed']}", body)
+            for r in document["draw"].get("supplements", [])
+        ],
         Spacer(1, 4 * mm),
         Paragraph("二、评审结果与排名", h2),
         _table(

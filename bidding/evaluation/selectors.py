@@ -43,6 +43,8 @@ class DrawRecord:
     seed: str  # "" until revealed
     seats: list[SeatView]
     names_visible: bool
+    # The supplementary rounds: seats, commitment, candidate list and digest, and "seed" ("" until revealed).
+    supplements: list[dict]
 
 
 def draw_record(*, user, section) -> DrawRecord | None:
@@ -72,7 +74,8 @@ def draw_record(*, user, section) -> DrawRecord | None:
         )
         for m in draw.members.select_related("expert__employer").order_by("seat", "invited_at", "pk")
     ]
-    return DrawRecord(draw=draw, seed=draw.seed if revealed else "", seats=seats, names_visible=names)
+    supplements = [{**s, "seed": s["seed"] if revealed else ""} for s in draw.supplements_unsealed()]
+    return DrawRecord(draw=draw, seed=draw.seed if revealed else "", seats=seats, names_visible=names, supplements=supplements)
 
 
 def vacant_representative_seats(draw) -> list[int]:
@@ -82,6 +85,16 @@ def vacant_representative_seats(draw) -> list[int]:
         return []
     seats = set(draw.members.filter(source=CommitteeMember.Source.REPRESENTATIVE).values_list("seat", flat=True))
     return sorted(seats - set(draw.members.sitting().values_list("seat", flat=True)))
+
+
+def vacant_drawn_seats(draw) -> list[tuple[int, str]]:
+    """(seat, specialty) of the drawn seats nobody sits in: no published list had anyone left for them
+    (EVAL-POOL-SHORT), so they wait for a supplementary draw (services.draw.draw_supplement)."""
+    if draw.status not in (ExpertDraw.Status.DRAWN, ExpertDraw.Status.IN_SESSION):
+        return []
+    specialties = [code for code, count in draw.rules["quotas"] for _n in range(count)]
+    sitting = set(draw.members.sitting().values_list("seat", flat=True))
+    return [(seat, code) for seat, code in enumerate(specialties, start=1) if seat not in sitting]
 
 
 def replaceable_seats(draw) -> list[int]:

@@ -141,12 +141,18 @@ def draw_console(request, public_id):
         "pending_seats": selectors.pending_seats(draw) if draw else [],
         "replaceable_seats": selectors.replaceable_seats(draw) if draw else [],
         "vacant_representative_seats": selectors.vacant_representative_seats(draw) if draw else [],
+        "vacant_drawn_seats": selectors.vacant_drawn_seats(draw) if draw else [],
         "replace_reasons": draw_services.REPLACE_REASONS,
         "report": EvaluationReport.objects.filter(section=section).first(),
         "publicity": Publicity.objects.filter(section=section).first(),
         "flags": selectors.flags_list(user=request.user, section=section) if policy.can_supervise(request.user) else None,
     }
     return render(request, "evaluation/draw_console.html", context)
+
+
+VACANT_MESSAGE = gettext_lazy(
+    "席位 %(seat)s 的专家已更换；候选名单中已无该专业可补抽的专家，席位空缺，请补充抽取（EVAL-POOL-SHORT）。"
+)
 
 
 def _console_action(request, section, draw, op, form):
@@ -160,10 +166,13 @@ def _console_action(request, section, draw, op, form):
         draw_services.draw_make(actor=request.user, draw=draw)
         messages.success(request, _("已抽取，系统已通知被抽中的专家。"))
     elif op == "start":
-        if draw_services.session_start(actor=request.user, draw=draw).status == draw.Status.IN_SESSION:
+        started = draw_services.session_start(actor=request.user, draw=draw)
+        if started.status == draw.Status.IN_SESSION:
             messages.success(request, _("评标已开始，抽取种子已公开。"))
         else:  # EVAL-CONFLICT: recused seats were redrawn; the session waits for the replacements to accept
             messages.warning(request, _("有专家因利害关系回避（EVAL-CONFLICT），已从同一种子补抽；补抽的专家确认后再开始评标。"))
+            if draw_services.vacant_seats(started):
+                messages.warning(request, _("有席位的候选名单已无可补抽的专家，席位空缺：请补充抽取。"))
     elif op == "replace":
         member = draw.members.sitting().filter(seat=_int(request.POST.get("seat"))).first()
         if member is None:
@@ -171,12 +180,19 @@ def _console_action(request, section, draw, op, form):
         replacement = draw_services.member_replace(
             actor=request.user, member=member, reason=request.POST.get("reason", ""), note=request.POST.get("note", "")
         )
-        if replacement is None:
+        if member.source == member.Source.REPRESENTATIVE:
             messages.success(request, _("席位 %(seat)s 的招标人代表已更换；请登记招标人的新代表。") % {"seat": member.seat})
+        elif replacement is None:
+            messages.warning(request, VACANT_MESSAGE % {"seat": member.seat})
         else:
             messages.success(
                 request, _("席位 %(seat)s 的专家已更换，已从同一种子补抽；补抽的专家确认后重新评审。") % {"seat": member.seat}
             )
+    elif op == "supplement":
+        members = draw_services.draw_supplement(actor=request.user, draw=draw)
+        messages.success(
+            request, _("已补充抽取席位 %(seats)s，并已通知被抽中的专家。") % {"seats": "、".join(str(m.seat) for m in members)}
+        )
     elif op == "appoint":
         expert = Expert.objects.filter(code=request.POST.get("expert", "").strip()).first()
         if expert is None:

@@ -31,6 +31,17 @@ def committed(staff, section, pool):
     return draw_commit(actor=staff, section=section, size=5, quotas=[("A01", 3), ("A02", 2)])
 
 
+@pytest.fixture
+def tight(staff, section, specialties):
+    """A pool with exactly the experts the quotas need: the first decline of a seat leaves nobody to redraw."""
+    a01, a02 = specialties
+    for _ in range(3):
+        ExpertFactory(specialties=[a01])
+    for _ in range(2):
+        ExpertFactory(specialties=[a02])
+    return draw_make(actor=staff, draw=draw_commit(actor=staff, section=section, size=5, quotas=[("A01", 3), ("A02", 2)]))
+
+
 def seat_all(staff, draw):
     """Every invited expert accepts, and the session starts."""
     draw = draw_make(actor=staff, draw=draw) if draw.status == "committed" else draw

@@ -8,9 +8,10 @@ from django.db import connections
 
 from bidding.evaluation import draw as pure
 from bidding.evaluation.models import CommitteeMember, ExpertDraw, ScoreSubmission
-from bidding.evaluation.services.draw import draw_make, draw_rerun, member_replace, member_respond
+from bidding.evaluation.services.draw import draw_make, draw_rerun, draw_supplement, member_replace, member_respond
 from bidding.evaluation.services.scoring import counted_submissions, scores_submit, valid_openings
 from tests.evaluation.conftest import seat_all
+from tests.evaluation.factories import ExpertFactory
 from trading.errors import DomainError
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -83,3 +84,16 @@ def test_Regs48_a_member_replaced_while_it_submits_never_has_counted_scores(staf
     assert len(draw.replacements) == 1 and draw.members.filter(seat=2, status="invited").count() == 1
     assert not counted_submissions(draw).filter(member=member).exists()
     assert {s.seat: s.code for s in draw_rerun(draw)} == draw.members.drawn_codes()
+
+
+def test_two_supplementary_draws_at_once_make_one_round(staff, tight, specialties):
+    """EVAL-POOL-SHORT: two staff pressing 补充抽取 together: one round fills the seat, the other finds none vacant."""
+    member = tight.members.select_related("expert__user").get(seat=4)
+    member_respond(user=member.expert.user, member=member, accept=False, reason="出差")
+    for _ in range(3):
+        ExpertFactory(specialties=[specialties[1]])
+    results = run_together([lambda: draw_supplement(actor=staff, draw=tight)] * 2)
+    assert sorted(r if isinstance(r, str) else "ok" for r in results) == ["EVAL-SEAT", "ok"]
+    draw = ExpertDraw.objects.get(pk=tight.pk)
+    assert len(draw.supplements) == 1 and draw.replacements[-1] == {"supplement": 1}
+    assert draw.members.sitting().filter(seat=4).count() == 1

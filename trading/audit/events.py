@@ -65,6 +65,7 @@ class AuditEvent(IntEnum):
     EXPERT_KEY_REGISTERED = 269
     EXPERT_REPLACED = 270
     REPRESENTATIVE_APPOINTED = 271
+    DRAW_SUPPLEMENT = 272
     # 3xx escrow
     DEPOSIT_PAID = 301
     DEPOSIT_REFUNDED = 302
@@ -190,6 +191,7 @@ EVENT_LABELS = {
     AuditEvent.EXPERT_KEY_REGISTERED: _("登记专家签名密钥"),
     AuditEvent.EXPERT_REPLACED: _("更换评标专家"),
     AuditEvent.REPRESENTATIVE_APPOINTED: _("委派招标人代表"),
+    AuditEvent.DRAW_SUPPLEMENT: _("补充抽取评标专家"),
     AuditEvent.DEPOSIT_PAID: _("缴纳保证金"),
     AuditEvent.DEPOSIT_REFUNDED: _("退还保证金"),
     AuditEvent.DEPOSIT_FORFEITED: _("没收保证金"),

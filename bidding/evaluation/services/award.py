@@ -64,7 +64,15 @@ def report_document(draw: ExpertDraw, *, now) -> tuple[dict, list]:
             "price_points": scheme.price_points,
             "criteria": scheme.criteria,
         },
-        "draw": {"commitment": draw.commitment, "seed": draw.seed, "candidates_digest": draw.candidates_digest},
+        "draw": {
+            "commitment": draw.commitment,
+            "seed": draw.seed,
+            "candidates_digest": draw.candidates_digest,
+            "supplements": [
+                {"round": s["round"], "seats": s["seats"], "commitment": s["commitment"], "seed": s["seed"]}
+                for s in draw.supplements_unsealed()
+            ],
+        },
         "committee": [
             {
                 "seat": m.seat,

@@ -1,5 +1,5 @@
 """The expert draw (专家抽取): commit, draw, replace declines, start the session, reveal the seed,
-replace a member who cannot go on (Regs 48).
+replace a member who cannot go on (Regs 48), draw again for seats the published list can no longer fill.
 
 EVAL-SIZE, EVAL-RANDOM, EVAL-CONFLICT, EVAL-SECRET. The committee is a pure function of what is
 published (bidding.evaluation.draw); these services only gather its inputs and record each step.
@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from bidding.evaluation import draw as pure
 from bidding.evaluation.models import CommitteeMember, Expert, ExpertDraw, ScoreSubmission, ServiceRecord
+from bidding.evaluation.seed import seed_seal
 from bidding.evaluation.services.invitations import invitation_queue
 from bidding.evaluation.tasks import collusion_scan_task
 from trading import policy
@@ -194,12 +195,7 @@ def draw_make(*, actor, draw: ExpertDraw) -> ExpertDraw:
             raise RuleViolation(
                 "EVAL-POOL-SHORT", _("专家库中符合条件的专家不足（专业 %(code)s）。") % {"code": short.specialty}
             ) from None
-        experts = {e.code: e for e in Expert.objects.filter(code__in=[s.code for s in seats])}
-        for seat in seats:
-            member = CommitteeMember.objects.create(
-                draw=locked, expert=experts[seat.code], seat=seat.seat, specialty=seat.specialty
-            )
-            invitation_queue(member)
+        _invite_drawn(locked, seats)
         for member in locked.members.filter(source=CommitteeMember.Source.REPRESENTATIVE):
             invitation_queue(member)
         locked.status, locked.drawn_at = ExpertDraw.Status.DRAWN, timezone.now()
@@ -209,23 +205,122 @@ def draw_make(*, actor, draw: ExpertDraw) -> ExpertDraw:
     return locked
 
 
-def _replace(locked: ExpertDraw, member: CommitteeMember, reason: str) -> CommitteeMember:
+def _seats(draw: ExpertDraw, log: list[dict] | None = None) -> list[pure.Seat]:
+    """The drawn seats as the record gives them (the log as kept, or one about to be)."""
+    return pure.draw_committee(
+        seed_hex=draw.seed,
+        candidates=draw.candidates,
+        rules=draw.rules,
+        replacements=draw.replacements if log is None else log,
+        supplements=draw.supplements_unsealed(),
+    )
+
+
+def _invite_drawn(locked: ExpertDraw, seats: list[pure.Seat]) -> list[CommitteeMember]:
+    experts = {e.code: e for e in Expert.objects.filter(code__in=[s.code for s in seats])}
+    members = [
+        CommitteeMember.objects.create(draw=locked, expert=experts[s.code], seat=s.seat, specialty=s.specialty) for s in seats
+    ]
+    for member in members:
+        invitation_queue(member)
+    return members
+
+
+def _replace(locked: ExpertDraw, member: CommitteeMember, reason: str) -> CommitteeMember | None:
+    """Redraw the seat from the published lists; None when none has anyone left for it: the seat stays vacant
+    until a supplementary draw (draw_supplement), and supervisors are told."""
     log = [*locked.replacements, {"seat": member.seat, "code": member.expert.code, "reason": reason}]
-    try:
-        seats = pure.draw_committee(seed_hex=locked.seed, candidates=locked.candidates, rules=locked.rules, replacements=log)
-    except pure.PoolExhausted as short:
-        raise RuleViolation(
-            "EVAL-POOL-SHORT", _("专家库中符合条件的专家不足（专业 %(code)s）。") % {"code": short.specialty}
-        ) from None
-    new = next(s for s in seats if s.seat == member.seat)
+    new = next(s for s in _seats(locked, log) if s.seat == member.seat)
     locked.replacements = log
     locked.save(update_fields=["replacements"])
-    replacement = CommitteeMember.objects.create(
-        draw=locked, expert=Expert.objects.get(code=new.code), seat=new.seat, specialty=new.specialty
+    audit_append(
+        event=AuditEvent.DRAW_REPLACEMENT,
+        section=locked.section,
+        data={"seat": member.seat, "reason": reason, "vacant": not new.code},
     )
-    invitation_queue(replacement)
-    audit_append(event=AuditEvent.DRAW_REPLACEMENT, section=locked.section, data={"seat": member.seat, "reason": reason})
-    return replacement
+    if new.code:
+        return _invite_drawn(locked, [new])[0]
+    from trading.supervision.services.feed import feed_publish
+
+    feed_publish(
+        kind="committee.vacant",
+        payload={
+            "section": locked.section.public_id,
+            "seat": new.seat,
+            "specialty": new.specialty,
+            "subject": _("席位 %(seat)s（专业 %(code)s）的候选名单已无可补抽的专家，需补充抽取（EVAL-POOL-SHORT）。")
+            % {"seat": new.seat, "code": new.specialty},
+        },
+    )
+    return None
+
+
+def vacant_seats(draw: ExpertDraw) -> list[pure.Seat]:
+    """Drawn seats nobody on the published lists can fill any more: they wait for a supplementary draw."""
+    return [s for s in _seats(draw) if not s.code]
+
+
+def draw_supplement(*, actor, draw: ExpertDraw) -> list[CommitteeMember]:
+    """补充抽取: the vacant seats are drawn at random (Regs 46) from a new list of the pool as it is now (experts
+    back from leave, newly admitted), under a fresh seed: its commitment and list are published with the round,
+    the seed with the first one (at once if that is out), so anyone re-runs the whole committee. Refused, nothing
+    kept, when the pool still cannot fill every vacant seat (EVAL-POOL-SHORT). Staff, until the report."""
+    with transaction.atomic():
+        locked = lock_draw(draw.pk)
+        if not policy.can_run_draw(actor, locked.section):
+            raise NotAllowed("NOT-ALLOWED", _("只有交易中心工作人员可以补充抽取评标专家。"))
+        if locked.status not in (ExpertDraw.Status.DRAWN, ExpertDraw.Status.IN_SESSION):
+            raise TransitionError("TRANSITION", _("抽取完成后、评标结束前方可补充抽取。"), fields={"status": locked.status})
+        vacant = vacant_seats(locked)
+        if not vacant:
+            raise RuleViolation("EVAL-SEAT", _("没有需要补充抽取的空缺席位。"))
+        wanted = {s.specialty for s in vacant}
+        already = list(Expert.objects.filter(seats__draw=locked))  # declined, recused, replaced: not drawn twice
+        candidates = eligible_experts(section=locked.section, specialties=wanted, remote=locked.remote, exclude=already)
+        published = [
+            {"code": e.code, "specialties": sorted(s.code for s in e.specialties.all() if s.code in wanted)} for e in candidates
+        ]
+        number = len(locked.supplements) + 1
+        seed = secrets.token_hex(32)
+        commitment = pure.commitment_of(seed)
+        locked.supplements = [
+            *locked.supplements,
+            {
+                "round": number,
+                "seats": [s.seat for s in vacant],
+                "candidates": published,
+                "candidates_digest": pure.digest(published),
+                "commitment": commitment,
+                "seed_sealed": seed_seal(seed, section_id=locked.section_id, commitment=commitment),
+                "at": timezone.now().isoformat(),
+            },
+        ]
+        log = [*locked.replacements, {"supplement": number}]
+        filled = {s.seat: s for s in _seats(locked, log)}
+        short = next((s for s in vacant if not filled[s.seat].code), None)
+        if short is not None:
+            raise RuleViolation(
+                "EVAL-POOL-SHORT",
+                _("专家库中符合条件的专家仍然不足（专业 %(code)s），请先补充专家库再补充抽取。") % {"code": short.specialty},
+                fields={"seat": short.seat},
+            )
+        locked.replacements = log
+        locked.save(update_fields=["supplements", "replacements"])
+        revealed = locked.revealed_at is not None  # in session the first seed is out: this one is published at once
+        audit_append(
+            event=AuditEvent.DRAW_SUPPLEMENT,
+            actor=actor,
+            section=locked.section,
+            data={
+                "round": number,
+                "seats": [s.seat for s in vacant],
+                "commitment": commitment,
+                "candidates_digest": pure.digest(published),
+                **({"seed": seed} if revealed else {}),
+            },
+        )
+        members = _invite_drawn(locked, [filled[s.seat] for s in vacant])
+    return members
 
 
 def member_respond(*, user, member: CommitteeMember, accept: bool, reason: str = "") -> CommitteeMember:
@@ -373,7 +468,12 @@ def session_start(*, actor, draw: ExpertDraw) -> ExpertDraw:
             event=AuditEvent.DRAW_SEED_REVEALED,
             actor=actor,
             section=locked.section,
-            data={"seed": locked.seed, "commitment": locked.commitment, "replacements": locked.replacements},
+            data={
+                "seed": locked.seed,
+                "commitment": locked.commitment,
+                "replacements": locked.replacements,
+                "supplements": [{"round": s["round"], "seed": s["seed"]} for s in locked.supplements_unsealed()],
+            },
         )
         audit_append(event=AuditEvent.EVALUATION_SESSION_STARTED, actor=actor, section=locked.section, data={})
         for member in locked.members.filter(status="accepted"):
@@ -389,8 +489,12 @@ def draw_rerun(draw: ExpertDraw) -> list[pure.Seat]:
     """Re-run a revealed draw from its published record alone (what the command does)."""
     if draw.revealed_at is None:
         raise TransitionError("EVAL-SECRET", _("种子尚未公开。"))
-    if pure.commitment_of(draw.seed) != draw.commitment:
-        raise RuleViolation("EVAL-RANDOM", _("公开的种子与事先公布的承诺不符。"))
-    if pure.digest(draw.candidates) != draw.candidates_digest:
-        raise RuleViolation("EVAL-RANDOM", _("候选名单与事先公布的摘要不符。"))
-    return pure.draw_committee(seed_hex=draw.seed, candidates=draw.candidates, rules=draw.rules, replacements=draw.replacements)
+    rounds = [(draw.seed, draw.commitment, draw.candidates, draw.candidates_digest)] + [
+        (s["seed"], s["commitment"], s["candidates"], s["candidates_digest"]) for s in draw.supplements_unsealed()
+    ]
+    for seed, commitment, candidates, candidates_digest in rounds:
+        if pure.commitment_of(seed) != commitment:
+            raise RuleViolation("EVAL-RANDOM", _("公开的种子与事先公布的承诺不符。"))
+        if pure.digest(candidates) != candidates_digest:
+            raise RuleViolation("EVAL-RANDOM", _("候选名单与事先公布的摘要不符。"))
+    return _seats(draw)

@@ -30,9 +30,11 @@ class Command(BaseCommand):
         else:
             raise CommandError("name a section or give --record")
         self.stdout.write(f"commitment {facts['commitment']}\nseed {facts['seed']}\ncandidates {facts['candidates_digest']}")
+        for round_ in facts.get("supplements", []):
+            self.stdout.write(f"supplement {round_['round']} seats {round_['seats']} seed {round_['seed']}")
         for seat in seats:
-            self.stdout.write(f"{seat.seat}\t{seat.code}\t{seat.specialty}")
-        if recorded == {s.seat: s.code for s in seats}:
+            self.stdout.write(f"{seat.seat}\t{seat.code or '(vacant)'}\t{seat.specialty}")
+        if recorded == {s.seat: s.code for s in seats if s.code}:
             self.stdout.write("MATCH: the recorded committee is the one the seed draws")
             return
         self.stderr.write(f"MISMATCH: recorded {recorded}")
@@ -46,7 +48,8 @@ class Command(BaseCommand):
             self.stderr.write(f"{error.code}: {error.message}")
             sys.exit(2)
         recorded = draw.members.drawn_codes()
-        return seats, recorded, {"commitment": draw.commitment, "seed": draw.seed, "candidates_digest": draw.candidates_digest}
+        facts = {"commitment": draw.commitment, "seed": draw.seed, "candidates_digest": draw.candidates_digest}
+        return seats, recorded, {**facts, "supplements": draw.supplements_unsealed()}
 
     def _from_record(self, path):
         with open(path, encoding="utf-8") as fh:
@@ -54,14 +57,20 @@ class Command(BaseCommand):
         if not data.get("seed"):
             self.stderr.write("EVAL-SECRET: the seed is not revealed yet")
             sys.exit(2)
-        if pure.commitment_of(data["seed"]) != data["commitment"]:
-            self.stderr.write("EVAL-RANDOM: the seed does not match the commitment published before the draw")
-            sys.exit(2)
-        if pure.digest(data["candidates"]) != data["candidates_digest"]:
-            self.stderr.write("EVAL-RANDOM: the candidate list does not match its published digest")
-            sys.exit(2)
+        supplements = data.get("supplements", [])  # a version-1 record has none
+        for round_ in [data, *supplements]:
+            if pure.commitment_of(round_["seed"]) != round_["commitment"]:
+                self.stderr.write("EVAL-RANDOM: a seed does not match the commitment published before its draw")
+                sys.exit(2)
+            if pure.digest(round_["candidates"]) != round_["candidates_digest"]:
+                self.stderr.write("EVAL-RANDOM: a candidate list does not match its published digest")
+                sys.exit(2)
         seats = pure.draw_committee(
-            seed_hex=data["seed"], candidates=data["candidates"], rules=data["rules"], replacements=data["replacements"]
+            seed_hex=data["seed"],
+            candidates=data["candidates"],
+            rules=data["rules"],
+            replacements=data["replacements"],
+            supplements=supplements,
         )
         recorded = {
             s["seat"]: s["code"] for s in data["seats"] if s["source"] == "drawn" and s["status"] in ("invited", "accepted")
