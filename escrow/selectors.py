@@ -17,7 +17,7 @@ from escrow.services.reconciliation import day_sections
 from trading import policy
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append
-from trading.audit.models import AuditEntry
+from trading.audit.models import AuditEntry, SealedAuditEntry
 from trading.errors import DomainError, NotAllowed
 from trading.models import Role
 
@@ -79,7 +79,11 @@ def deposit_board(*, user, section, code: str = "") -> tuple[str, list[BoardRow]
         # One staff member's lookups in turn, so that parallel requests cannot outrun the day's allowance.
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         since = timezone.now() - timedelta(days=1)
-        done = AuditEntry.objects.filter(event=AuditEvent.DEPOSIT_LOOKED_UP, actor_id=user.pk, at__gte=since).count()
+        # A lookup in a sealed section is recorded in its sealed chain until opening (SealedAuditEntry): count both.
+        done = sum(
+            model.objects.filter(event=AuditEvent.DEPOSIT_LOOKED_UP, actor_id=user.pk, at__gte=since).count()
+            for model in (AuditEntry, SealedAuditEntry)
+        )
         if not policy.deposit_lookup_allowed(user, done_today=done):
             raise LookupLimit(
                 "DEP-LOOKUP-LIMIT",

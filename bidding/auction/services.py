@@ -29,7 +29,7 @@ from livestream.models import StreamKind
 from livestream.services import stream_ensure, stream_publish
 from trading import policy
 from trading.audit.events import AuditEvent
-from trading.audit.log import audit_append
+from trading.audit.log import audit_append, audit_release
 from trading.errors import DomainError, NotAllowed, RuleViolation, TransitionError
 from trading.models import Announcement, AnnouncementKind, Procedure, Section, SectionState, SectionTransition
 from trading.models.sections import SALE_TYPES
@@ -491,6 +491,8 @@ def _section_move(section: Section, to_state: str, *, at: datetime, reason: str)
         section.opened_at = at  # names are revealed at the end (the firewall's "opening" of a sale)
         fields.append("opened_at")
     section.save(update_fields=fields)
+    if "opened_at" in fields:
+        audit_release(section)  # the bidders' acts kept out of the public log until now (SECRET-BIDDERS)
     SectionTransition.objects.create(section=section, from_state=from_state, to_state=to_state, reason=reason)
     audit_append(
         event=AuditEvent.SECTION_TRANSITION, section=section, data={"from": from_state, "to": to_state, "reason": reason}

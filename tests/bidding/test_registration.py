@@ -8,7 +8,7 @@ from tests.asgi import http_scope
 from tests.conftest import signed_in
 from tests.factories import OrganizationFactory, SectionFactory
 from trading.audit.events import AuditEvent
-from trading.audit.models import AuditEntry
+from trading.audit.models import SealedAuditEntry
 from trading.errors import DomainError, RuleViolation
 from trading.models import Document, Role
 from trading.services.sections import section_publish
@@ -74,8 +74,8 @@ def test_documents_go_to_registered_bidders_only_and_every_download_is_audited(a
     signed_in(api, insider)
     response = api.get(url)
     assert response.status_code == 200 and b"".join(response.streaming_content) == b"pdf"
-    entry = AuditEntry.objects.filter(event=AuditEvent.DOCUMENT_DOWNLOADED).get()
-    assert entry.actor_organization_id == insider.organization_id and entry.section_public_id == section.public_id
+    entry = SealedAuditEntry.objects.filter(event=AuditEvent.DOCUMENT_DOWNLOADED).get()
+    assert entry.actor_organization_id == insider.organization_id and entry.section_id == section.pk
     assert entry.data == {"document": document.pk, "version": 1, "at": entry.data["at"], "salt": entry.data["salt"]}
     assert registration.organization.name not in str(entry.data)
 

@@ -8,7 +8,7 @@ from escrow.gateways import simulated
 from escrow.models import Deposit, LedgerEntry, Payment, SimTransaction
 from escrow.services.payments import notification_receive
 from trading.audit.events import AuditEvent
-from trading.audit.models import AuditEntry
+from trading.audit.models import SealedAuditEntry
 
 PAYER_NAME = "某某建设有限公司财务部"
 PAYER_ACCOUNT = "6222020200112233445"
@@ -60,7 +60,7 @@ def nothing_paid() -> bool:
     return (
         not Payment.objects.exists()
         and not LedgerEntry.objects.exists()
-        and not AuditEntry.objects.filter(event=AuditEvent.DEPOSIT_PAID).exists()
+        and not SealedAuditEntry.objects.filter(event=AuditEvent.DEPOSIT_PAID).exists()
     )
 
 

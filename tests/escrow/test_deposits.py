@@ -26,7 +26,7 @@ from escrow.services.refunds import deposit_refund
 from tests.escrow.conftest import PAYER_ACCOUNT, PAYER_NAME, nothing_paid, pay, signed
 from tests.factories import SectionFactory
 from trading.audit.events import AuditEvent
-from trading.audit.models import AuditEntry
+from trading.audit.models import AuditEntry, SealedAuditEntry
 from trading.errors import NotAllowed, RuleViolation, TransitionError
 from trading.models import Role, SectionState
 
@@ -72,10 +72,10 @@ def test_payment_applied_to_ledger_and_audit_without_payer_data(deposit):
     assert deposit.status == Deposit.Status.PAID and deposit.counts
     assert ledger.balance(ledger.BANK) == deposit.paid_fen
     assert ledger.balance(ledger.deposit_account(deposit)) == -deposit.paid_fen
-    entry = AuditEntry.objects.get(event=AuditEvent.DEPOSIT_PAID)
+    entry = SealedAuditEntry.objects.get(event=AuditEvent.DEPOSIT_PAID)
     code, salt = deposit.registration.bidder_code, entry.data["salt"]  # the salt: sealed entries (SECRET-BIDDERS)
     assert entry.data == {"bidder_code": code, "amount_fen": deposit.paid_fen, "on_time": True, "salt": salt}
-    dumped = json.dumps(list(AuditEntry.objects.values("data")), ensure_ascii=False)
+    dumped = json.dumps([*AuditEntry.objects.values("data"), *SealedAuditEntry.objects.values("data")], ensure_ascii=False)
     assert PAYER_ACCOUNT not in dumped and PAYER_NAME not in dumped
 
 
@@ -87,7 +87,7 @@ def test_duplicate_notification_applied_once(deposit, caplog):
     deposit.refresh_from_db()
     assert deposit.paid_fen == deposit.amount_due_fen
     assert (Payment.objects.count(), LedgerTransaction.objects.count()) == (1, 1)
-    assert AuditEntry.objects.filter(event=AuditEvent.DEPOSIT_PAID).count() == 1
+    assert SealedAuditEntry.objects.filter(event=AuditEvent.DEPOSIT_PAID).count() == 1
     assert not Alert.objects.exists()
 
 
@@ -227,7 +227,7 @@ def test_DEP_SAME_PAYER_flagged_with_codes_never_the_account(section, register):
     alert = Alert.objects.get(rule="DEP-SAME-PAYER")
     assert alert.names_bidders and set(alert.bidder_codes) == set(flags[0].bidder_codes)
     assert "6222" not in repr(flags) + alert.message
-    entry = AuditEntry.objects.get(event=AuditEvent.DEPOSIT_SAME_PAYER)
+    entry = SealedAuditEntry.objects.get(event=AuditEvent.DEPOSIT_SAME_PAYER)
     assert "6222" not in json.dumps(entry.data)
 
 
@@ -244,7 +244,7 @@ def test_refund_exactly_once_through_the_provider(paid):
 
     assert SimTransaction.objects.filter(kind="refund", idempotency_key=refund.idempotency_key).count() == 1
     assert ledger.balance(ledger.BANK) == 0 and ledger.balance(ledger.deposit_account(paid)) == 0
-    assert AuditEntry.objects.filter(event=AuditEvent.DEPOSIT_REFUNDED).count() == 1
+    assert SealedAuditEntry.objects.filter(event=AuditEvent.DEPOSIT_REFUNDED).count() == 1
 
 
 def test_refund_unpaid_refused_nothing_written(deposit):

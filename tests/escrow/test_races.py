@@ -23,7 +23,7 @@ from escrow.services.refunds import deposit_refund
 from tests.escrow.conftest import pay, signed, sim_txn
 from tests.factories import SectionFactory
 from trading.audit.events import AuditEvent
-from trading.audit.models import AuditEntry
+from trading.audit.models import SealedAuditEntry
 from trading.errors import DomainError, RuleViolation
 from trading.models import SectionState
 from trading.services.sections import section_publish
@@ -60,7 +60,7 @@ def test_fifty_threads_refunding_twenty_deposits_make_exactly_twenty_refunds(sta
     assert Refund.objects.count() == 20
     assert SimTransaction.objects.filter(kind="refund").count() == 20  # the provider was asked once per deposit
     assert LedgerTransaction.objects.filter(idempotency_key__startswith="refund:").count() == 20
-    assert AuditEntry.objects.filter(event=AuditEvent.DEPOSIT_REFUNDED).count() == 20
+    assert SealedAuditEntry.objects.filter(event=AuditEvent.DEPOSIT_REFUNDED).count() == 20
     assert Deposit.objects.filter(refunded_at__isnull=False, refunded_fen=F("paid_fen")).count() == 20
     assert ledger.balance(ledger.BANK) == 0
 
@@ -115,7 +115,7 @@ def test_a_thousand_notifications_delivered_twice_apply_500_once_and_refuse_500(
     assert Payment.objects.count() == 500
     assert Deposit.objects.filter(paid_fen=F("amount_due_fen")).count() == 500
     assert LedgerTransaction.objects.filter(idempotency_key__startswith="payment:").count() == 500
-    assert AuditEntry.objects.filter(event=AuditEvent.DEPOSIT_PAID).count() == 500
+    assert SealedAuditEntry.objects.filter(event=AuditEvent.DEPOSIT_PAID).count() == 500
     assert ledger.balance(ledger.BANK) == sum(d.amount_due_fen for d in deposits)
     assert Alert.objects.filter(rule="DEP-NOTIFICATION").count() == 500  # one per distinct refused message
     assert not Alert.objects.filter(rule="DEP-SAME-PAYER").exists()

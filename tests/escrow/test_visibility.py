@@ -12,7 +12,7 @@ from tests.conftest import signed_in
 from tests.escrow.conftest import PAYER_ACCOUNT, PAYER_NAME, pay, signed
 from tests.factories import SectionFactory
 from trading.audit.events import AuditEvent
-from trading.audit.models import AuditEntry
+from trading.audit.models import AuditEntry, SealedAuditEntry
 from trading.errors import RuleViolation
 from trading.models import Role, SectionState
 
@@ -66,7 +66,7 @@ def test_SECRET_BIDDERS_staff_board_before_opening_is_a_lookup_by_code_not_a_lis
     assert row["bidder"] == a.registration.bidder_code  # the code, never the name
     assert row["status"] == "paid" and a.registration.organization.name not in str(found)
     assert http.get(url, {"code": "B-ZZZZ"}).json() == {"mode": "lookup", "results": []}
-    looked = AuditEntry.objects.filter(event=AuditEvent.DEPOSIT_LOOKED_UP)
+    looked = SealedAuditEntry.objects.filter(event=AuditEvent.DEPOSIT_LOOKED_UP)
     assert looked.count() == 2 and looked.first().actor_id == staff.pk
     page = http.get(f"/sections/{section.public_id}/deposits/", {"code": a.registration.bidder_code}).content.decode()
     assert a.virtual_account in page and a.registration.organization.name not in page
@@ -190,7 +190,7 @@ def test_SECRET_BIDDERS_staff_cannot_try_bidder_codes_until_some_answer(client, 
     assert refused[0].json() == refused[1].json() and refused[0].json()["code"] == "DEP-LOOKUP-LIMIT"
     page = http.get(f"/sections/{section.public_id}/deposits/", {"code": a.registration.bidder_code})
     assert page.status_code == 429 and a.virtual_account not in page.content.decode()
-    assert AuditEntry.objects.filter(event=AuditEvent.DEPOSIT_LOOKED_UP, actor=staff).count() == 3
+    assert SealedAuditEntry.objects.filter(event=AuditEvent.DEPOSIT_LOOKED_UP, actor=staff).count() == 3
     # the limit is the staff member's, over every section: spreading the guesses does not help
     other = SectionFactory(state=SectionState.PUBLISHED, published_at=timezone.now())
     assert http.get(f"/api/v1/sections/{other.public_id}/deposits/", {"code": "B-6666"}).status_code == 429

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from tests.supervision.conftest import days
 from trading.audit.events import AuditEvent
-from trading.audit.models import AuditEntry
+from trading.audit.models import AuditEntry, SealedAuditEntry
 from trading.errors import NotAllowed, RuleViolation
 from trading.models import CalendarDay, Role, SectionState
 from trading.supervision.models import Alert, Complaint, Objection
@@ -98,7 +98,7 @@ def test_COMPLAINT_10D_after_the_answer_with_evidence(section, bidder, tenderer)
     assert complaint.status == Complaint.Status.FILED and complaint.known_on == timezone.localdate()
     (stored,) = complaint.evidence.all()
     assert stored.size == len(b"%PDF-1.4 evidence") and len(stored.sha256) == 64
-    entry = AuditEntry.objects.get(event=AuditEvent.COMPLAINT_FILED)
+    entry = SealedAuditEntry.objects.get(event=AuditEvent.COMPLAINT_FILED)
     assert entry.data["evidence"] == [stored.sha256]
 
 

@@ -14,7 +14,7 @@ from tests.factories import SectionFactory
 from tests.supervision.conftest import days, feed_events, move
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_verify
-from trading.audit.models import AuditEntry
+from trading.audit.models import AuditEntry, SealedAuditEntry
 from trading.errors import RuleViolation
 from trading.models import SectionState
 from trading.services.lifecycle import section_transition
@@ -115,7 +115,9 @@ def test_DEP_SAME_PAYER_two_bidders_paying_from_one_account_raise_an_alert_witho
     pay(second, payer_account="6222000011112222")
     alert = Alert.objects.get(rule="DEP-SAME-PAYER")
     assert alert.section_id == section.pk and alert.names_bidders and len(alert.bidder_codes) == 2
-    assert AuditEntry.objects.filter(event=AuditEvent.DEPOSIT_SAME_PAYER, index=alert.audit_index).exists()
+    # Recorded in the section's sealed chain: no public index until the opening releases it (SECRET-BIDDERS).
+    assert alert.audit_index is None
+    assert SealedAuditEntry.objects.filter(event=AuditEvent.DEPOSIT_SAME_PAYER, section=section, data__alert=alert.pk).exists()
     (event,) = feed_events("alert.raised")
     assert event.payload["rule"] == "DEP-SAME-PAYER"
     assert "bidder_codes" not in event.payload  # sealed until opening (SECRET-BIDDERS)

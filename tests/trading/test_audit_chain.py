@@ -232,31 +232,29 @@ def test_proofs_served_by_the_api_verify_against_the_checkpoint(api):
 
 
 @pytest.mark.django_db
-def test_SECRET_BIDDERS_a_sealed_entrys_leaf_hash_cannot_be_recomputed_by_guessing(client, section):
-    """SECRET-BIDDERS: every leaf hash is public (entries, inclusion proofs), also of the entries hidden until opening.
-    A deposit payment's leaf holds little to guess (the section, the public amount, a 4-character code, a time
-    between its visible neighbours'), so trying them all would tell whose section each hidden entry is: a count.
-    A hidden entry carries a random salt in its leaf, so the guess fails; the log still verifies."""
+def test_SECRET_BIDDERS_a_hidden_entrys_leaf_hash_cannot_be_recomputed_by_guessing(client):
+    """SECRET-BIDDERS: every leaf hash of the public log is public (entries, inclusion proofs), also of the entries it
+    hides. A private act with no section to be sealed in (tests/trading/test_sealed_audit.py) is such an entry; its
+    leaf holds little to guess (a public amount, a 4-character code, a time between its visible neighbours'), so
+    it carries a random salt, and the guess fails; the log still verifies."""
     from trading.audit.log import leaf_bytes
     from trading.audit.merkle import leaf_hash
 
-    entry = audit_append(
-        event=AuditEvent.DEPOSIT_PAID, section=section, data={"bidder_code": "B-2345", "amount_fen": 100, "on_time": True}
-    )
+    entry = audit_append(event=AuditEvent.COMPLAINT_FILED, data={"bidder_code": "B-2345", "amount_fen": 100})
     guessed = leaf_bytes(
         index=entry.index,
         at=entry.at,
         actor_id=None,
         role="",
         organization_id=None,
-        section=section.public_id,
-        event=AuditEvent.DEPOSIT_PAID,
-        data={"bidder_code": "B-2345", "amount_fen": 100, "on_time": True},
+        section="",
+        event=AuditEvent.COMPLAINT_FILED,
+        data={"bidder_code": "B-2345", "amount_fen": 100},
     )
     published = client.get("/api/v1/audit/proofs/inclusion/", {"index": entry.index, "tree_size": entry.index + 1}).json()
     assert published["leaf_hash"] == entry.leaf_hash
     assert leaf_hash(guessed).hex() != entry.leaf_hash
     assert len(entry.data["salt"]) >= 32
-    public = audit_append(event=AuditEvent.SECTION_PUBLISHED, section=section, data={"x": 1})
+    public = audit_append(event=AuditEvent.SECTION_PUBLISHED, data={"x": 1})
     assert "salt" not in public.data  # entries open to all need none
     assert audit_verify().ok

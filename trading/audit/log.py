@@ -4,8 +4,13 @@ Each entry is a leaf of an RFC 6962 Merkle tree. Every row also stores the root
 of the tree that ends with it, signed with the platform key, so an administrator
 who rewrites rows and recomputes hashes still cannot produce valid signatures;
 checkpoints published outside the platform also catch a cut-off tail.
+
+A bidder's private act before its section is opened waits in the section's sealed
+chain instead (SealedAuditEntry): the public tree's size would count it. The
+opening releases the chain into the tree, in order (audit_release).
 """
 
+import hashlib
 import json
 import secrets
 from dataclasses import dataclass
@@ -17,7 +22,7 @@ from django.utils import timezone
 from trading import signing
 from trading.audit.events import BIDDER_PRIVATE_EVENTS, AuditEvent
 from trading.audit.merkle import EMPTY_ROOT, leaf_hash, node_hash
-from trading.audit.models import AuditEntry, Checkpoint
+from trading.audit.models import AuditEntry, Checkpoint, SealedAuditEntry
 
 # Arbitrary constant: the PostgreSQL advisory lock that serializes appends.
 _APPEND_LOCK = 0x5A_4C_41_55_44
@@ -101,56 +106,220 @@ def audit_append(*, event: AuditEvent, actor=None, section=None, data: dict | No
     return audit_append_many([(event, actor, section, data)])[0]
 
 
-def audit_append_many(items: list[tuple]) -> list[AuditEntry]:
-    """Append (event, actor, section, data) entries in order under one lock and one insert (acts done in bulk)."""
+@dataclass(frozen=True)
+class _Item:
+    event: int
+    actor_id: int | None
+    role: str
+    organization_id: int | None
+    section: object
+    data: dict
+    at: datetime | None = None  # a released entry keeps the time of its act
+
+
+def _item(event, actor, section, data) -> _Item:
+    actor_id = getattr(actor, "pk", None)
+    return _Item(
+        event=int(event),
+        actor_id=actor_id,
+        role=getattr(actor, "role", "") if actor_id else "",
+        organization_id=getattr(actor, "organization_id", None) if actor_id else None,
+        section=section,
+        data=sealed_data(event, data),
+    )
+
+
+def audit_append_many(items: list[tuple]) -> list[AuditEntry | SealedAuditEntry]:
+    """Append (event, actor, section, data) entries in order under one lock (acts done in bulk). A bidder's private
+    act in a section not yet opened goes to the section's sealed chain instead of the public log."""
     if not items:
         return []
     with transaction.atomic():
         _lock_appends()
-        last = AuditEntry.objects.order_by("-index").only("index", "frontier").first()
-        index = 0 if last is None else last.index + 1
-        frontier = [] if last is None else [(size, bytes.fromhex(h)) for size, h in last.frontier]
-        at = timezone.now()
-        entries = []
-        for event, actor, section, data in items:
-            data = sealed_data(event, data)
-            actor_id = getattr(actor, "pk", None)
-            role = getattr(actor, "role", "") if actor_id else ""
-            organization_id = getattr(actor, "organization_id", None) if actor_id else None
-            section_public_id = section.public_id if section is not None else ""
-            leaf = leaf_hash(
-                leaf_bytes(
-                    index=index,
-                    at=at,
-                    actor_id=actor_id,
-                    role=role,
-                    organization_id=organization_id,
-                    section=section_public_id,
-                    event=event,
-                    data=data or {},
-                )
+        normalized = [_item(*item) for item in items]
+        opened = _opened_sections({i.section.pk for i in normalized if _may_seal(i)})
+        sealed = {n for n, i in enumerate(normalized) if _may_seal(i) and i.section.pk not in opened}
+        public = _append_public([i for n, i in enumerate(normalized) if n not in sealed])
+        private = _append_sealed([i for n, i in enumerate(normalized) if n in sealed])
+        return [private.pop(0) if n in sealed else public.pop(0) for n in range(len(normalized))]
+
+
+def _may_seal(item: _Item) -> bool:
+    return item.event in BIDDER_PRIVATE_EVENTS and item.section is not None
+
+
+def _opened_sections(pks: set[int]) -> set[int]:
+    """Read under the append lock, which the opening's release holds too: an act either precedes the release
+    (sealed, then released) or follows it (public)."""
+    from trading.models import Section
+
+    return set(Section.objects.filter(pk__in=pks, opened_at__isnull=False).values_list("pk", flat=True)) if pks else set()
+
+
+def _append_public(items: list[_Item]) -> list[AuditEntry]:
+    if not items:
+        return []
+    last = AuditEntry.objects.order_by("-index").only("index", "frontier").first()
+    index = 0 if last is None else last.index + 1
+    frontier = [] if last is None else [(size, bytes.fromhex(h)) for size, h in last.frontier]
+    now = timezone.now()
+    entries = []
+    for item in items:
+        at = item.at or now
+        section_public_id = item.section.public_id if item.section is not None else ""
+        leaf = leaf_hash(
+            leaf_bytes(
+                index=index,
+                at=at,
+                actor_id=item.actor_id,
+                role=item.role,
+                organization_id=item.organization_id,
+                section=section_public_id,
+                event=item.event,
+                data=item.data,
             )
-            frontier = frontier_push(frontier, leaf)
-            root = frontier_root(frontier)
-            entries.append(
-                AuditEntry(
-                    index=index,
-                    at=at,
-                    actor_id=actor_id,
-                    actor_role=role,
-                    actor_organization_id=organization_id,
-                    section=section,
-                    section_public_id=section_public_id,
-                    event=int(event),
-                    data=data or {},
-                    leaf_hash=leaf.hex(),
-                    tree_root=root.hex(),
-                    frontier=[[size, h.hex()] for size, h in frontier],
-                    signature=signing.sign(tree_head_message(index + 1, root)),
-                )
+        )
+        frontier = frontier_push(frontier, leaf)
+        root = frontier_root(frontier)
+        entries.append(
+            AuditEntry(
+                index=index,
+                at=at,
+                actor_id=item.actor_id,
+                actor_role=item.role,
+                actor_organization_id=item.organization_id,
+                section=item.section,
+                section_public_id=section_public_id,
+                event=item.event,
+                data=item.data,
+                leaf_hash=leaf.hex(),
+                tree_root=root.hex(),
+                frontier=[[size, h.hex()] for size, h in frontier],
+                signature=signing.sign(tree_head_message(index + 1, root)),
             )
-            index += 1
-        return AuditEntry.objects.bulk_create(entries)
+        )
+        index += 1
+    return AuditEntry.objects.bulk_create(entries)
+
+
+# The sealed chains: one per section, each entry hashed onto the one before and signed.
+SEALED_GENESIS = bytes(32)
+
+
+def sealed_entry_bytes(*, section: str, seq: int, at, actor_id, role, organization_id, event, data) -> bytes:
+    return canonical_json(
+        {
+            "s": section,
+            "q": seq,
+            "t": at.astimezone(UTC).isoformat(timespec="microseconds"),
+            "a": actor_id,
+            "r": role,
+            "o": organization_id,
+            "e": int(event),
+            "d": data,
+        }
+    )
+
+
+def sealed_chain_next(previous: bytes, entry: bytes) -> bytes:
+    return hashlib.sha256(previous + hashlib.sha256(entry).digest()).digest()
+
+
+def sealed_head_message(section: str, seq: int, chain: bytes) -> bytes:
+    return b"sunlight-sealed-audit/v1|%s|%d|%s" % (section.encode(), seq, chain.hex().encode())
+
+
+def _append_sealed(items: list[_Item]) -> list[SealedAuditEntry]:
+    heads: dict[int, tuple[int, bytes]] = {}
+    entries = []
+    now = timezone.now()
+    for item in items:
+        section = item.section
+        if section.pk not in heads:
+            last = SealedAuditEntry.objects.filter(section_id=section.pk).order_by("-seq").only("seq", "chain_hash").first()
+            heads[section.pk] = (-1, SEALED_GENESIS) if last is None else (last.seq, bytes.fromhex(last.chain_hash))
+        seq, previous = heads[section.pk]
+        seq += 1
+        content = sealed_entry_bytes(
+            section=section.public_id,
+            seq=seq,
+            at=now,
+            actor_id=item.actor_id,
+            role=item.role,
+            organization_id=item.organization_id,
+            event=item.event,
+            data=item.data,
+        )
+        chain = sealed_chain_next(previous, content)
+        heads[section.pk] = (seq, chain)
+        entries.append(
+            SealedAuditEntry(
+                section=section,
+                seq=seq,
+                at=now,
+                actor_id=item.actor_id,
+                actor_role=item.role,
+                actor_organization_id=item.organization_id,
+                event=item.event,
+                data=item.data,
+                chain_hash=chain.hex(),
+                signature=signing.sign(sealed_head_message(section.public_id, seq, chain)),
+            )
+        )
+    return SealedAuditEntry.objects.bulk_create(entries)
+
+
+def sealed_chain_break(section) -> int | None:
+    """The first sequence number where the section's sealed chain is broken (rewritten, removed, reordered,
+    signature invalid), or None when it holds."""
+    previous, expected = SEALED_GENESIS, 0
+    for entry in SealedAuditEntry.objects.filter(section=section).order_by("seq").iterator(chunk_size=2000):
+        content = sealed_entry_bytes(
+            section=section.public_id,
+            seq=entry.seq,
+            at=entry.at,
+            actor_id=entry.actor_id,
+            role=entry.actor_role,
+            organization_id=entry.actor_organization_id,
+            event=entry.event,
+            data=entry.data,
+        )
+        chain = sealed_chain_next(previous, content)
+        if entry.seq != expected or chain.hex() != entry.chain_hash:
+            return expected
+        if not signing.verify(sealed_head_message(section.public_id, entry.seq, chain), entry.signature):
+            return expected
+        previous, expected = chain, expected + 1
+    return None
+
+
+def audit_release(section) -> list[AuditEntry]:
+    """The section is opened (its opened_at saved in this transaction): its sealed entries join the public log in
+    order, with the times of their acts, followed by one entry that records how many there were, the chain's head
+    and whether it held (a broken chain is published as such, not mended)."""
+    with transaction.atomic():
+        _lock_appends()
+        sealed = list(SealedAuditEntry.objects.filter(section=section).order_by("seq"))
+        if not sealed:
+            return []
+        broken = sealed_chain_break(section)
+        items = [
+            _Item(
+                event=e.event,
+                actor_id=e.actor_id,
+                role=e.actor_role,
+                organization_id=e.actor_organization_id,
+                section=section,
+                data={**e.data, "sealed_seq": e.seq},
+                at=e.at,
+            )
+            for e in sealed
+        ]
+        summary = {"entries": len(sealed), "head": sealed[-1].chain_hash, "intact": broken is None}
+        if broken is not None:
+            summary["broken_at"] = broken
+        items.append(_item(AuditEvent.SEALED_ENTRIES_RELEASED, None, section, summary))
+        return _append_public(items)
 
 
 def checkpoint_create() -> Checkpoint | None:

@@ -53,6 +53,49 @@ class AuditEntry(models.Model):
         raise PermissionError("the audit log is append-only")
 
 
+class SealedAuditEntry(models.Model):
+    """A bidder's private act (BIDDER_PRIVATE_EVENTS) before its section is opened. The public log's size, its gaps
+    and its proofs' tree sizes would count such entries (SECRET-BIDDERS: how many bidders, when), so they wait here,
+    chained per section under the platform key, and join the public log in order when the section is opened
+    (audit.log.audit_release)."""
+
+    section = models.ForeignKey("trading.Section", on_delete=models.PROTECT, related_name="+")
+    seq = models.PositiveIntegerField()  # 0, 1, 2... within the section
+    at = models.DateTimeField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_role = models.CharField(max_length=16, blank=True)
+    actor_organization_id = models.BigIntegerField(null=True, blank=True)
+    event = models.PositiveIntegerField()
+    data = models.JSONField(default=dict)
+    # SHA-256(previous chain_hash | SHA-256(the entry's canonical bytes)), and the platform's signature of it:
+    # a row rewritten or removed from the middle breaks the chain at release.
+    chain_hash = models.CharField(max_length=64)
+    signature = models.CharField(max_length=100)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["section", "seq"]
+        verbose_name = _("待公开审计记录")
+        verbose_name_plural = _("待公开审计记录")
+        triggers = [pgtrigger.Protect(name="sealed_audit_entry_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
+        constraints = [models.UniqueConstraint(fields=["section", "seq"], name="sealed_audit_seq_once")]
+
+    def __str__(self):
+        return f"sealed {self.section_id}#{self.seq} {self.event}"
+
+    # Not in the public tree yet: what callers of audit_append read of an entry they just wrote.
+    index = None
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("the audit log is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("the audit log is append-only")
+
+
 class Checkpoint(models.Model):
     tree_size = models.BigIntegerField(unique=True)
     root_hash = models.CharField(max_length=64)

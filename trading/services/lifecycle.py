@@ -4,7 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from trading.audit.events import AuditEvent
-from trading.audit.log import audit_append
+from trading.audit.log import audit_append, audit_release
 from trading.errors import TransitionError
 from trading.models import Section, SectionState, SectionTransition
 from trading.services.locks import lock_section
@@ -56,6 +56,8 @@ def section_transition(*, section: Section, to_state: str, actor=None, reason: s
             locked.opened_at = timezone.now()
             fields.append("opened_at")
         locked.save(update_fields=fields)
+        if "opened_at" in fields:
+            audit_release(locked)  # the bidders' acts kept out of the public log until now (SECRET-BIDDERS)
         SectionTransition.objects.create(section=locked, from_state=from_state, to_state=to_state, actor=actor, reason=reason)
         audit_append(
             event=AuditEvent.SECTION_TRANSITION,

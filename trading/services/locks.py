@@ -4,4 +4,6 @@ from trading.models import Section
 
 
 def lock_section(pk: int) -> Section:
-    return Section.objects.select_for_update(of=("self",)).select_related("project").get(pk=pk)
+    # NO KEY UPDATE: changes to the section wait for each other, but inserting a row that refers to it (an audit
+    # entry, whose append holds the log's lock) does not wait for the change, which may be waiting for that lock.
+    return Section.objects.select_for_update(of=("self",), no_key=True).select_related("project").get(pk=pk)

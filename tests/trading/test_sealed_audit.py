@@ -1,0 +1,133 @@
+"""SECRET-BIDDERS and the audit log: a bidder's private acts before opening wait in the section's sealed chain, so
+the public log's size, gaps and proofs count none of them; the opening releases them, in order, and a chain a
+database administrator rewrote is published as broken."""
+
+import threading
+
+import pytest
+from django.db import DatabaseError, connection, connections, transaction
+
+from tests.factories import SectionFactory
+from trading.audit.events import AuditEvent
+from trading.audit.log import audit_append, audit_verify, sealed_chain_break
+from trading.audit.models import AuditEntry, SealedAuditEntry
+from trading.models import SectionState
+from trading.services.lifecycle import section_transition
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sealed_section(db):
+    return SectionFactory(state=SectionState.OPENING)
+
+
+def private_acts(section, n: int = 3) -> None:
+    for k in range(n):
+        audit_append(event=AuditEvent.DEPOSIT_PAID, section=section, data={"bidder_code": f"B-00{k}", "amount_fen": 100})
+
+
+def test_SECRET_BIDDERS_private_acts_before_opening_leave_the_public_log_as_it_was(client, sealed_section):
+    audit_append(event=AuditEvent.SECTION_PUBLISHED, section=sealed_section, data={})
+    size, tip = AuditEntry.objects.count(), client.get("/api/v1/audit/entries/").json()
+    private_acts(sealed_section, 4)
+    assert AuditEntry.objects.count() == size  # no entry, no gap, no bigger tree to count
+    assert client.get("/api/v1/audit/entries/").json() == tip
+    chain = list(SealedAuditEntry.objects.filter(section=sealed_section))
+    assert [e.seq for e in chain] == [0, 1, 2, 3] and all(e.index is None for e in chain)
+    assert sealed_chain_break(sealed_section) is None
+
+
+def test_the_opening_releases_the_sealed_entries_in_order_with_the_times_of_their_acts(sealed_section):
+    private_acts(sealed_section, 3)
+    acted = list(SealedAuditEntry.objects.filter(section=sealed_section).values_list("at", flat=True))
+    section_transition(section=sealed_section, to_state=SectionState.OPENED, reason="opening")
+    released = list(AuditEntry.objects.filter(section=sealed_section, event=AuditEvent.DEPOSIT_PAID).order_by("index"))
+    assert [e.data["sealed_seq"] for e in released] == [0, 1, 2]
+    assert [e.data["bidder_code"] for e in released] == ["B-000", "B-001", "B-002"]
+    assert [e.at for e in released] == acted
+    summary = AuditEntry.objects.get(event=AuditEvent.SEALED_ENTRIES_RELEASED).data
+    head = SealedAuditEntry.objects.filter(section=sealed_section).order_by("-seq").first().chain_hash
+    assert summary == {"entries": 3, "head": head, "intact": True}
+    assert audit_verify().ok
+    # Once opened, a private act is public at once: nothing is sealed any more.
+    audit_append(event=AuditEvent.DEPOSIT_REFUNDED, section=sealed_section, data={"bidder_code": "B-000"})
+    assert SealedAuditEntry.objects.filter(section=sealed_section).count() == 3
+    assert AuditEntry.objects.filter(section=sealed_section, event=AuditEvent.DEPOSIT_REFUNDED).exists()
+
+
+def test_a_section_opened_with_no_private_act_releases_nothing(sealed_section):
+    section_transition(section=sealed_section, to_state=SectionState.OPENED, reason="opening")
+    assert not AuditEntry.objects.filter(event=AuditEvent.SEALED_ENTRIES_RELEASED).exists()
+
+
+def raw(sql: str, params=()) -> None:
+    """As a DBA would: straight SQL, with the append-only trigger switched off for the session."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = replica")
+        cursor.execute(sql, params)
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = DEFAULT")
+
+
+@pytest.mark.parametrize("tampering", ["rewrite", "remove"])
+def test_a_sealed_chain_rewritten_before_opening_is_published_as_broken(sealed_section, tampering):
+    private_acts(sealed_section, 4)
+    table = SealedAuditEntry._meta.db_table
+    target = SealedAuditEntry.objects.get(section=sealed_section, seq=1).pk
+    if tampering == "rewrite":
+        raw(f"UPDATE {table} SET data = %s WHERE id = %s", ['{"bidder_code": "B-999", "amount_fen": 1}', target])
+    else:
+        raw(f"DELETE FROM {table} WHERE id = %s", [target])
+    assert sealed_chain_break(sealed_section) == 1
+    section_transition(section=sealed_section, to_state=SectionState.OPENED, reason="opening")
+    summary = AuditEntry.objects.get(event=AuditEvent.SEALED_ENTRIES_RELEASED).data
+    assert summary["intact"] is False and summary["broken_at"] == 1
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_trigger_refuses_to_edit_the_sealed_chain(sealed_section):
+    private_acts(sealed_section, 2)
+    table = SealedAuditEntry._meta.db_table
+    for sql in (f"UPDATE {table} SET data = '{{}}'::jsonb", f"DELETE FROM {table}"):
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql)
+    assert SealedAuditEntry.objects.count() == 2
+    with pytest.raises(PermissionError):
+        SealedAuditEntry.objects.all().delete()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_act_at_the_moment_of_opening_is_released_or_public_never_left_sealed():
+    """The release and the appends share the log's lock: an act is either in the chain the opening releases, or
+    after it and public; none is sealed after the release, where no opening would ever publish it."""
+    for _attempt in range(10):
+        section = SectionFactory(state=SectionState.OPENING)
+        private_acts(section, 1)
+        barrier = threading.Barrier(2)
+
+        def act(section=section, barrier=barrier):
+            barrier.wait()
+            try:
+                audit_append(event=AuditEvent.DEPOSIT_PAID, section=section, data={"bidder_code": "B-LATE", "amount_fen": 1})
+            finally:
+                connections.close_all()
+
+        def open_(section=section, barrier=barrier):
+            barrier.wait()
+            try:
+                section_transition(section=section, to_state=SectionState.OPENED, reason="opening")
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=act), threading.Thread(target=open_)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        public = AuditEntry.objects.filter(section=section, event=AuditEvent.DEPOSIT_PAID)
+        assert public.count() == 2, "an act was lost in the sealed chain"
+        released = AuditEntry.objects.get(section=section, event=AuditEvent.SEALED_ENTRIES_RELEASED).data["entries"]
+        assert SealedAuditEntry.objects.filter(section=section).count() == released
