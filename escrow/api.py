@@ -17,7 +17,7 @@ from escrow.services.deposits import BANK_NAME, deposit_cutoff, deposit_forfeit,
 from escrow.services.payments import notification_receive, statement_import
 from trading import policy
 from trading import selectors as trading_selectors
-from trading.errors import DomainError, NotAllowed, TransitionError
+from trading.errors import NotAllowed, TransitionError
 
 
 class DepositOut(serializers.Serializer):
@@ -198,13 +198,15 @@ class SimNotification(APIView):
 
 
 class StatementImport(APIView):
-    """Staff: a bank statement (CSV) of transfers to virtual accounts; the answer names lines and outcomes only."""
+    """Staff: a bank statement (CSV) of transfers to virtual accounts with the bank's signature; the answer names
+    lines and outcomes only."""
 
     permission_classes = [permissions.IsAuthenticated]
     parser_classes = [MultiPartParser]
 
     class ImportInput(serializers.Serializer):
         file = serializers.FileField()
+        signature = serializers.FileField(help_text="the bank's detached signature of the file (.sig, base64)")
 
     class LineOut(serializers.Serializer):
         line = serializers.IntegerField()
@@ -217,11 +219,9 @@ class StatementImport(APIView):
             raise NotAllowed("NOT-ALLOWED", _("只有交易中心可以导入银行对账单。"))
         data = self.ImportInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            text = data.validated_data["file"].read().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise DomainError("STATEMENT-INVALID", _("对账单须为 UTF-8 编码的 CSV。")) from None
-        return Response(self.LineOut(statement_import(actor=request.user, text=text), many=True).data)
+        statement = data.validated_data["file"].read()
+        signature = data.validated_data["signature"].read(4096).decode("ascii", errors="replace")
+        return Response(self.LineOut(statement_import(actor=request.user, data=statement, signature=signature), many=True).data)
 
 
 class ReconciliationList(APIView):

@@ -171,6 +171,8 @@ ESCROW_PROVIDER = env("ESCROW_PROVIDER", default="sim")
 ESCROW_SIM_CALLBACK_URL = env("ESCROW_SIM_CALLBACK_URL", default="")
 ESCROW_SIM_PRIVATE_KEY = env("ESCROW_SIM_PRIVATE_KEY", default="")
 ESCROW_SIM_PUBLIC_KEY = env("ESCROW_SIM_PUBLIC_KEY", default="")
+# The escrow bank's public key (PEM, RSA) that signs its statements; empty: the embedded stand-in bank's own key.
+ESCROW_BANK_PUBLIC_KEY = env("ESCROW_BANK_PUBLIC_KEY", default="")
 # Seals who paid each deposit (base64 of 32 bytes); the embedded default derives one from SECRET_KEY.
 ESCROW_PAYER_KEY = env("ESCROW_PAYER_KEY", default="")
 # Staff look a deposit up by the bidder code a bidder tells them; this many a day each (SECRET-BIDDERS:

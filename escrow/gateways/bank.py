@@ -3,13 +3,26 @@
 Columns: txn_id, received_at (ISO 8601 with offset), virtual_account, amount (yuan, at most two
 decimals), currency, payer_name, payer_account. Each line becomes a `Notification` and is applied
 exactly like a provider's notification; refunds are bank transfer instructions, keyed the same way.
+
+A statement credits deposits, so only the bank's word counts: the file comes with the bank's detached
+signature (base64 RSA PKCS#1 v1.5 SHA-256 over the file's bytes, the `.sig` file), checked against
+ESCROW_BANK_PUBLIC_KEY. A statement typed up by anyone else is refused, whoever uploads it. The embedded
+default stands in for the bank with a key of its own (var/keys/bank-rsa.pem; statement_sign).
 """
 
+import base64
+import binascii
 import csv
 import hashlib
 import io
 from decimal import Decimal, InvalidOperation
+from functools import cache
+from pathlib import Path
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -28,6 +41,39 @@ def yuan_to_fen(text: str) -> int:
     if fen != fen.to_integral_value() or fen <= 0:
         raise NotificationInvalid("amount must be positive with at most two decimals")
     return int(fen)
+
+
+@cache
+def _simulated_bank_key() -> rsa.RSAPrivateKey:
+    from escrow.gateways.simulated import embedded_rsa_key
+
+    return embedded_rsa_key(
+        Path(getattr(settings, "ESCROW_BANK_SIM_KEY_FILE", settings.BASE_DIR / "var" / "keys" / "bank-rsa.pem"))
+    )
+
+
+@cache
+def statement_public_key() -> rsa.RSAPublicKey:
+    """The bank's statement key as configured (required in production), or the embedded stand-in's."""
+    pem = getattr(settings, "ESCROW_BANK_PUBLIC_KEY", "")
+    key = serialization.load_pem_public_key(pem.encode()) if pem else _simulated_bank_key().public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise TypeError("ESCROW_BANK_PUBLIC_KEY must be RSA")
+    return key
+
+
+def statement_sign(data: bytes) -> str:
+    """The embedded stand-in bank signs a statement (demo, tests); a real bank signs its own."""
+    return base64.b64encode(_simulated_bank_key().sign(data, padding.PKCS1v15(), hashes.SHA256())).decode()
+
+
+def statement_signature_valid(data: bytes, signature: str) -> bool:
+    try:
+        raw = base64.b64decode((signature or "").strip(), validate=True)
+        statement_public_key().verify(raw, data, padding.PKCS1v15(), hashes.SHA256())
+    except (InvalidSignature, binascii.Error, ValueError):
+        return False
+    return True
 
 
 def statement_parse(text: str) -> list[tuple[int, Notification | NotificationInvalid]]:

@@ -58,13 +58,14 @@ def private_key() -> rsa.RSAPrivateKey:
     if pem:
         key = serialization.load_pem_private_key(pem.encode(), password=None)
     else:
-        key = _embedded_key(Path(getattr(settings, "ESCROW_SIM_KEY_FILE", settings.BASE_DIR / "var" / "keys" / "sim-rsa.pem")))
+        key = embedded_rsa_key(Path(getattr(settings, "ESCROW_SIM_KEY_FILE", settings.BASE_DIR / "var" / "keys" / "sim-rsa.pem")))
     if not isinstance(key, rsa.RSAPrivateKey):
         raise TypeError("the simulated provider's key must be RSA")
     return key
 
 
-def _embedded_key(path: Path) -> rsa.RSAPrivateKey:
+def embedded_rsa_key(path: Path) -> rsa.RSAPrivateKey:
+    """A simulated party's own RSA key, made on first use (the embedded default: demo, tests)."""
     if path.exists():
         return serialization.load_pem_private_key(path.read_bytes(), password=None)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

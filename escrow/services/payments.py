@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from escrow import gateways, ledger
 from escrow.gateways import CURRENCY, Notification, NotificationInvalid
-from escrow.gateways.bank import statement_parse
+from escrow.gateways.bank import statement_parse, statement_signature_valid
 from escrow.models import Alert, Deposit, Payment
 from escrow.services.alerts import alert_raise
 from escrow.services.deposits import deposit_cutoff, virtual_account_valid
@@ -224,15 +224,26 @@ class ImportLine:
     reason: str = ""
 
 
-def statement_import(*, actor, text: str) -> list[ImportLine]:
-    """A bank statement (CSV) of transfers to virtual accounts; each line is matched like a notification.
+def statement_import(*, actor, data: bytes, signature: str) -> list[ImportLine]:
+    """A bank statement (CSV, UTF-8) of transfers to virtual accounts, with the bank's signature over its bytes;
+    each line is matched like a notification. A statement the bank did not sign is refused whole, nothing applied,
+    and the supervisors alerted (DEP-NOTIFICATION): staff cannot credit a deposit by typing up a statement.
 
     The answer names lines and outcomes only: the statement's payer columns are never echoed.
     """
     if actor is not None and not policy.can_reconcile(actor):
         raise NotAllowed("NOT-ALLOWED", _("只有交易中心可以导入银行对账单。"))
+    if not statement_signature_valid(data, signature):
+        raise _refused(
+            provider="bank",
+            reason="signature",
+            message=_("对账单没有有效的银行签名，未导入任何一笔。"),
+            fingerprint=hashlib.sha256(data + b"|" + (signature or "").encode()).hexdigest()[:32],
+        )
     try:
-        lines = statement_parse(text)
+        lines = statement_parse(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise RuleViolation("STATEMENT-INVALID", _("对账单须为 UTF-8 编码的 CSV。")) from None
     except NotificationInvalid as error:
         raise RuleViolation("STATEMENT-INVALID", _("对账单格式错误：%(error)s") % {"error": error}) from None
     results = []

@@ -1,5 +1,7 @@
 """The provider interface: the simulated provider's pay page and outbox, the callback, bank statements, reconciliation."""
 
+import base64
+import json
 import random
 from datetime import timedelta
 
@@ -8,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from escrow.gateways import provider
+from escrow.gateways.bank import statement_sign
 from escrow.gateways.simulated import ACK, SIGNATURE_HEADER, deliver, inprocess_transport, sim_pay
 from escrow.models import Alert, Deposit, Payment, ReconciliationDifference, SimNotice, SimOrder, SimTransaction
 from escrow.services.payments import statement_import
@@ -120,7 +123,7 @@ def test_bank_statement_lines_matched_like_notifications(section, register, staf
         + f"B2,{at},{b.virtual_account},1.00,CNY,某公司,6222\n"  # short
         + f"B3,{at},{b.virtual_account},1.001,CNY,某公司,6222\n"  # not fen
     )
-    lines = statement_import(actor=staff, text=text)
+    lines = statement_import(actor=staff, data=text.encode(), signature=statement_sign(text.encode()))
     assert [(x.line, x.outcome, x.reason) for x in lines] == [
         (2, "applied", ""),
         (3, "duplicate", ""),
@@ -137,13 +140,50 @@ def test_bank_statement_lines_matched_like_notifications(section, register, staf
 def test_bank_statement_import_is_for_staff(api, make_user, staff):
     from trading.models import Role
 
+    signature = statement_sign(STATEMENT.encode())
     with pytest.raises(NotAllowed):
-        statement_import(actor=make_user(Role.TENDERER), text=STATEMENT)
+        statement_import(actor=make_user(Role.TENDERER), data=STATEMENT.encode(), signature=signature)
     signed_in(api, staff)
-    answer = api.post("/api/v1/escrow/statements/", {"file": SimpleUploadedFile("s.csv", STATEMENT.encode())}, format="multipart")
+    answer = api.post("/api/v1/escrow/statements/", upload(STATEMENT.encode(), signature), format="multipart")
     assert answer.status_code == 200 and answer.json() == []
-    bad = api.post("/api/v1/escrow/statements/", {"file": SimpleUploadedFile("s.csv", b"a,b\n1,2\n")}, format="multipart")
+    garbled = b"a,b\n1,2\n"
+    bad = api.post("/api/v1/escrow/statements/", upload(garbled, statement_sign(garbled)), format="multipart")
     assert bad.status_code == 422 and bad.json()["code"] == "STATEMENT-INVALID"
+
+
+def upload(data: bytes, signature: str) -> dict:
+    return {"file": SimpleUploadedFile("s.csv", data), "signature": SimpleUploadedFile("s.csv.sig", signature.encode())}
+
+
+@pytest.mark.parametrize("forgery", ["unsigned", "typed-up", "altered"])
+def test_DEP_NOTIFICATION_a_statement_the_bank_did_not_sign_credits_nothing(api, staff, deposit, forgery):
+    """A statement credits deposits, so a member of staff who types one up (or alters the bank's: one amount, one
+    account) would mark a deposit paid with no money in the bank. Only the bank's signature counts: refused whole,
+    nothing applied, the supervisors alerted."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    yuan = f"{deposit.amount_due_fen // 100}.{deposit.amount_due_fen % 100:02d}"
+    line = f"F1,{timezone.now().isoformat()},{deposit.virtual_account},{yuan},CNY,{PAYER_NAME},{PAYER_ACCOUNT}\n"
+    text = (STATEMENT + line).encode()
+    if forgery == "unsigned":
+        signature = "bm90IGEgc2lnbmF0dXJl"  # base64 of "not a signature"
+    elif forgery == "typed-up":  # signed, but with a key of the forger's own
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        signature = base64.b64encode(key.sign(text, padding.PKCS1v15(), hashes.SHA256())).decode()
+    else:
+        signature, text = statement_sign(text), text.replace(b"F1,", b"F2,")
+    signed_in(api, staff)
+    answer = api.post("/api/v1/escrow/statements/", upload(text, signature), format="multipart")
+    assert answer.status_code == 422 and answer.json()["code"] == "DEP-NOTIFICATION"
+    deposit.refresh_from_db()
+    assert not deposit.counts and not Payment.objects.exists()
+    alert = Alert.objects.get(rule="DEP-NOTIFICATION")
+    assert alert.data["provider"] == "bank" and alert.data["reason"] == "signature"
+    assert PAYER_NAME not in alert.message and PAYER_ACCOUNT not in json.dumps(alert.data)
+    missing = api.post("/api/v1/escrow/statements/", {"file": SimpleUploadedFile("s.csv", text)}, format="multipart")
+    assert missing.status_code == 400 and "signature" in missing.json()["fields"]  # no signature file at all
+    assert not Payment.objects.exists()
 
 
 def test_reconciliation_reports_each_difference(section, register):
@@ -180,6 +220,7 @@ def test_statement_import_command_prints_outcomes_only(tmp_path, deposit, capsys
     path.write_text(
         STATEMENT + f"C1,{timezone.now().isoformat()},{deposit.virtual_account},{yuan},CNY,{PAYER_NAME},{PAYER_ACCOUNT}\n"
     )
+    path.with_name("statement.csv.sig").write_text(statement_sign(path.read_bytes()))  # as the bank delivers it
     call_command("escrow_import_statement", str(path))
     out = capsys.readouterr().out
     assert "line 2: applied" in out and "1 applied" in out

@@ -15,6 +15,19 @@ TEST_PLATFORM_KEY = (
 )
 
 
+# Any RSA public key: the bank's, as production is configured with it (ESCROW_BANK_PUBLIC_KEY).
+TEST_BANK_PUBLIC_KEY = """-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAiO609t6yHxLl/hC4iOIH
+B2obgqt+b52mKb11D22yb6bi/IyAk3jnF1ndVRYUegUistdV65runb6wCR/xPEtw
+iOZkntVL6OCjYcrPKJ+RPypq0UiDhBxtYRZFio9x+ubuE5Xk8uchLwxXsgI3Pf6y
+xNhq6tEbL99t8PCRMGagXOwwnBCiW6nPk72ShOXL+z3souUZY1BecC7ceSbpsjT1
+f9fjR8Wpv141/8axeNK6Izhjshp86Dl4IkZsDDha5/gV/WnFOcy/oIsAOWsAMwjp
+5gzGspBHtOpqyos9bMd/tyrJnceclyagcAlqNVgKQDTpfI55dFQcHsXw5TwiqSNt
+RwIDAQAB
+-----END PUBLIC KEY-----
+"""
+
+
 def run_check_deploy(extra_env: dict) -> subprocess.CompletedProcess:
     # DJANGO_ALLOW_ASYNC_UNSAFE is set by the browser tests' fixture in this process, never in production.
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")}
@@ -24,6 +37,7 @@ def run_check_deploy(extra_env: dict) -> subprocess.CompletedProcess:
         DJANGO_ALLOWED_HOSTS="sunlight.example.cn",
         PLATFORM_SIGNING_KEY=TEST_PLATFORM_KEY,
         ESCROW_PAYER_KEY="c3VubGlnaHQtdGVzdC1wYXllci1rZXktMzItYnl0ZXM=",
+        ESCROW_BANK_PUBLIC_KEY=TEST_BANK_PUBLIC_KEY,
         AUCTION_RESERVE_KEY="c3VubGlnaHQtdGVzdC1yZXNlcnZlLWtleS0zMmJ5dGU=",
         OPENED_PARTS_KEY="c3VubGlnaHQtdGVzdC1vcGVuZWQtcGFydHMta2V5LTM=",
         EVALUATION_SEED_KEY="c3VubGlnaHQtdGVzdC1ldmFsdWF0aW9uLXNlZWQtMzI=",

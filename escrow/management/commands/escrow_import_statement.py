@@ -1,4 +1,5 @@
-"""Import a bank statement (CSV) of transfers to virtual accounts, as a bank feed would: prints outcomes, never payers."""
+"""Import a bank statement (CSV) of transfers to virtual accounts with the bank's signature file, as a bank feed would:
+prints outcomes, never payers."""
 
 from pathlib import Path
 
@@ -13,10 +14,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path)
+        parser.add_argument("--signature", type=Path, help="the bank's signature file (default: the statement's path + .sig)")
 
-    def handle(self, *args, path: Path, **options):
+    def handle(self, *args, path: Path, signature: Path | None, **options):
+        signature = signature or path.with_name(path.name + ".sig")
         try:
-            lines = statement_import(actor=None, text=path.read_text(encoding="utf-8-sig"))
+            lines = statement_import(actor=None, data=path.read_bytes(), signature=signature.read_text(encoding="ascii"))
         except (OSError, DomainError) as error:
             raise CommandError(str(error)) from None
         for line in lines:
