@@ -118,7 +118,8 @@ def can_download_documents(user, section: Section) -> bool:
 
 
 def audit_entries_visible(user, queryset: QuerySet) -> QuerySet:
-    """Entries that reveal a bidder's participation stay hidden until opening, but from the bidder itself."""
+    """Entries that reveal a bidder's participation stay hidden until opening, but from the bidder itself. (Those of
+    a section wait in its sealed chain until then: sealed_entries_visible.)"""
     if role_of(user) not in OFFICIAL_ROLES:
         queryset = queryset.exclude(event__in=[int(e) for e in SIGNIN_EVENTS])
     private = Q(event__in=[int(e) for e in BIDDER_PRIVATE_EVENTS]) & (
@@ -128,6 +129,13 @@ def audit_entries_visible(user, queryset: QuerySet) -> QuerySet:
     if org:
         return queryset.exclude(private & ~Q(actor_organization_id=org))
     return queryset.exclude(private)
+
+
+def sealed_entries_visible(user, queryset: QuerySet) -> QuerySet:
+    """A section's sealed chain before opening: a bidder sees the entries of its own organization's acts; nobody
+    else any, officials included (their count is what the chain keeps from the public log)."""
+    org = getattr(user, "organization_id", None) if role_of(user) == Role.BIDDER else None
+    return queryset.filter(actor_organization_id=org) if org else queryset.none()
 
 
 # Deposits (escrow). A list of deposits tells how many registered, so before opening staff get no list:

@@ -5,7 +5,7 @@ from django.http import Http404
 
 from bidding.models import Registration
 from trading import policy
-from trading.audit.models import AuditEntry
+from trading.audit.models import AuditEntry, SealedAuditEntry
 from trading.models import Announcement, Project, Section
 
 
@@ -63,6 +63,11 @@ def audit_entries_list(*, user, section: Section | None = None) -> QuerySet:
     if section is not None:
         queryset = queryset.filter(section=section)
     return policy.audit_entries_visible(user, queryset)
+
+
+def own_sealed_entries(*, user, section: Section) -> QuerySet:
+    """The bidder's own acts in a section not yet opened, as recorded in its sealed chain."""
+    return policy.sealed_entries_visible(user, SealedAuditEntry.objects.filter(section=section)).order_by("seq")
 
 
 def regions_list() -> list[str]:

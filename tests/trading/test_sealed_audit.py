@@ -6,8 +6,11 @@ import threading
 
 import pytest
 from django.db import DatabaseError, connection, connections, transaction
+from django.test import Client
 
+from tests.conftest import signed_in
 from tests.factories import SectionFactory
+from trading import selectors
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append, audit_verify, sealed_chain_break
 from trading.audit.models import AuditEntry, SealedAuditEntry
@@ -131,3 +134,16 @@ def test_an_act_at_the_moment_of_opening_is_released_or_public_never_left_sealed
         assert public.count() == 2, "an act was lost in the sealed chain"
         released = AuditEntry.objects.get(section=section, event=AuditEvent.SEALED_ENTRIES_RELEASED).data["entries"]
         assert SealedAuditEntry.objects.filter(section=section).count() == released
+
+
+def test_a_bidder_sees_its_own_sealed_entries_and_nobody_elses(client, section, register, staff, supervisor):
+    """The sealed chain keeps the bidders' acts from the public log, not from the bidder who did them."""
+    mine, theirs = register(section), register(section)
+    page = signed_in(Client(), mine.registered_by).get(f"/sections/{section.public_id}/bid/").content.decode()
+    assert 'data-testid="own-entries"' in page and page.count("<tr><td>") == 1  # its registration, not the other's
+    assert [e.actor_organization_id for e in selectors.own_sealed_entries(user=mine.registered_by, section=section)] == [
+        mine.organization_id
+    ]
+    for official in (staff, supervisor):
+        assert not selectors.own_sealed_entries(user=official, section=section).exists()
+    assert theirs.organization_id != mine.organization_id
