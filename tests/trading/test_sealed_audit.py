@@ -12,10 +12,20 @@ from tests.conftest import signed_in
 from tests.factories import SectionFactory
 from trading import selectors
 from trading.audit.events import AuditEvent
-from trading.audit.log import audit_append, audit_verify, sealed_chain_break
-from trading.audit.models import AuditEntry, SealedAuditEntry
+from trading.audit.log import (
+    SEALED_GENESIS,
+    anchor_commitment,
+    audit_append,
+    audit_verify,
+    sealed_anchor,
+    sealed_chain_break,
+    sealed_chain_next,
+    sealed_entry_bytes,
+)
+from trading.audit.models import AuditEntry, SealedAnchorSalt, SealedAuditEntry
 from trading.models import SectionState
 from trading.services.lifecycle import section_transition
+from trading.tasks import audit_checkpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +61,7 @@ def test_the_opening_releases_the_sealed_entries_in_order_with_the_times_of_thei
     assert [e.at for e in released] == acted
     summary = AuditEntry.objects.get(event=AuditEvent.SEALED_ENTRIES_RELEASED).data
     head = SealedAuditEntry.objects.filter(section=sealed_section).order_by("-seq").first().chain_hash
-    assert summary == {"entries": 3, "head": head, "intact": True}
+    assert summary == {"entries": 3, "head": head, "anchors": [], "intact": True}
     assert audit_verify().ok
     # Once opened, a private act is public at once: nothing is sealed any more.
     audit_append(event=AuditEvent.DEPOSIT_REFUNDED, section=sealed_section, data={"bidder_code": "B-000"})
@@ -147,3 +157,71 @@ def test_a_bidder_sees_its_own_sealed_entries_and_nobody_elses(client, section, 
     for official in (staff, supervisor):
         assert not selectors.own_sealed_entries(user=official, section=section).exists()
     assert theirs.organization_id != mine.organization_id
+
+
+def anchored(section) -> dict:
+    entry = sealed_anchor()
+    return entry.data["commitments"]
+
+
+def test_an_anchor_reads_the_same_whatever_the_bidders_did(sealed_section):
+    """Each checkpoint anchors every sealed section's chain; the anchor holds one fresh commitment per section,
+    so a busy section and a quiet one look alike, and one anchor from the next."""
+    quiet = SectionFactory(state=SectionState.PUBLISHED)
+    private_acts(sealed_section, 5)
+    first, second = anchored(sealed_section), anchored(sealed_section)
+    assert set(first) == {sealed_section.public_id, quiet.public_id}
+    assert all(len(c) == 64 for c in first.values()) and first[sealed_section.public_id] != second[sealed_section.public_id]
+    assert SealedAnchorSalt.objects.filter(section=sealed_section).count() == 2
+    audit_checkpoint()  # the periodic task anchors, then signs the checkpoint over it
+    assert AuditEntry.objects.filter(event=AuditEvent.SEALED_CHAINS_ANCHORED).count() == 3
+
+
+def test_anyone_checks_the_released_chain_against_its_anchors_from_public_rows_alone(sealed_section):
+    private_acts(sealed_section, 2)
+    anchored(sealed_section)
+    private_acts(sealed_section, 1)
+    anchored(sealed_section)
+    section_transition(section=sealed_section, to_state=SectionState.OPENED, reason="opening")
+    # What anyone can read: the released entries, the summary with the salts, the anchors.
+    public = AuditEntry.objects.filter(section=sealed_section, event=AuditEvent.DEPOSIT_PAID).order_by("index")
+    heads, chain = {}, SEALED_GENESIS
+    for e in public:
+        data = {k: v for k, v in e.data.items() if k != "sealed_seq"}
+        content = sealed_entry_bytes(
+            section=sealed_section.public_id,
+            seq=e.data["sealed_seq"],
+            at=e.at,
+            actor_id=e.actor_id,
+            role=e.actor_role,
+            organization_id=e.actor_organization_id,
+            event=e.event,
+            data=data,
+        )
+        chain = sealed_chain_next(chain, content)
+        heads[e.data["sealed_seq"]] = chain.hex()
+    summary = AuditEntry.objects.get(event=AuditEvent.SEALED_ENTRIES_RELEASED).data
+    assert summary["intact"] and summary["head"] == chain.hex()
+    assert [a["seq"] for a in summary["anchors"]] == [1, 2]
+    for a in summary["anchors"]:
+        commitment = AuditEntry.objects.get(index=a["anchor"]).data["commitments"][sealed_section.public_id]
+        expected = anchor_commitment(section=sealed_section.public_id, seq=a["seq"], head=heads[a["seq"]], salt=a["salt"])
+        assert commitment == expected
+
+
+@pytest.mark.parametrize("removed", ["the tail", "every entry", "a salt"])
+def test_entries_removed_after_an_anchor_are_caught_at_the_opening(sealed_section, removed):
+    """The chain alone cannot show its last entries cut off; the anchor committed to the head before can."""
+    private_acts(sealed_section, 3)
+    anchored(sealed_section)
+    table = SealedAuditEntry._meta.db_table
+    if removed == "the tail":
+        raw(f"DELETE FROM {table} WHERE section_id = %s AND seq = 2", [sealed_section.pk])
+        assert sealed_chain_break(sealed_section) is None  # what the chain by itself cannot see
+    elif removed == "every entry":
+        raw(f"DELETE FROM {table} WHERE section_id = %s", [sealed_section.pk])
+    else:
+        raw(f"DELETE FROM {SealedAnchorSalt._meta.db_table} WHERE section_id = %s", [sealed_section.pk])
+    section_transition(section=sealed_section, to_state=SectionState.OPENED, reason="opening")
+    summary = AuditEntry.objects.get(event=AuditEvent.SEALED_ENTRIES_RELEASED).data
+    assert summary["intact"] is False and "anchor_broken" in summary

@@ -16,6 +16,7 @@ class AuditEvent(IntEnum):
     SECTION_SUSPENDED = 106
     SECTION_RESUMED = 107
     SEALED_ENTRIES_RELEASED = 108
+    SEALED_CHAINS_ANCHORED = 109
     SIGNIN = 110
     SIGNIN_FAILED = 111
     SIGNIN_LOCKED = 112
@@ -145,6 +146,7 @@ EVENT_LABELS = {
     AuditEvent.SECTION_SUSPENDED: _("暂停标段"),
     AuditEvent.SECTION_RESUMED: _("恢复标段"),
     AuditEvent.SEALED_ENTRIES_RELEASED: _("开标后公开投标人记录"),
+    AuditEvent.SEALED_CHAINS_ANCHORED: _("密封记录链锚定"),
     AuditEvent.SIGNIN: _("登录"),
     AuditEvent.SIGNIN_FAILED: _("登录失败"),
     AuditEvent.SIGNIN_LOCKED: _("账户锁定"),

@@ -22,7 +22,7 @@ from django.utils import timezone
 from trading import signing
 from trading.audit.events import BIDDER_PRIVATE_EVENTS, AuditEvent
 from trading.audit.merkle import EMPTY_ROOT, leaf_hash, node_hash
-from trading.audit.models import AuditEntry, Checkpoint, SealedAuditEntry
+from trading.audit.models import AuditEntry, Checkpoint, SealedAnchorSalt, SealedAuditEntry
 
 # Arbitrary constant: the PostgreSQL advisory lock that serializes appends.
 _APPEND_LOCK = 0x5A_4C_41_55_44
@@ -293,14 +293,67 @@ def sealed_chain_break(section) -> int | None:
     return None
 
 
+def anchor_commitment(*, section: str, seq: int, head: str, salt: str) -> str:
+    return hashlib.sha256(f"sunlight-sealed-anchor/v1|{section}|{seq}|{head}|{salt}".encode()).hexdigest()
+
+
+def sealed_anchor() -> AuditEntry | None:
+    """Anchor every sealed section's chain in the public log (with each checkpoint): one entry holding, per section
+    not yet opened, a commitment to its chain's current head under a fresh salt. It reads the same whatever the
+    bidders did, and the salts published at the opening show that no entry an anchor covered went missing since."""
+    from trading.models import Section, SectionState
+
+    sealed_states = [SectionState.PUBLISHED, SectionState.BIDDING_CLOSED, SectionState.OPENING, SectionState.SUSPENDED]
+    with transaction.atomic():
+        _lock_appends()
+        sections = list(Section.objects.filter(opened_at__isnull=True, state__in=sealed_states).order_by("public_id"))
+        if not sections:
+            return None
+        heads, salts = {}, {}
+        for section in sections:
+            last = SealedAuditEntry.objects.filter(section=section).order_by("-seq").only("seq", "chain_hash").first()
+            heads[section.pk] = (-1, SEALED_GENESIS.hex()) if last is None else (last.seq, last.chain_hash)
+            salts[section.pk] = secrets.token_hex(16)
+        commitments = {
+            s.public_id: anchor_commitment(section=s.public_id, seq=heads[s.pk][0], head=heads[s.pk][1], salt=salts[s.pk])
+            for s in sections
+        }
+        [entry] = _append_public([_item(AuditEvent.SEALED_CHAINS_ANCHORED, None, None, {"commitments": commitments})])
+        SealedAnchorSalt.objects.bulk_create(
+            [SealedAnchorSalt(section=s, anchor_index=entry.index, seq=heads[s.pk][0], salt=salts[s.pk]) for s in sections]
+        )
+        return entry
+
+
+def _anchors_opened(section, heads: dict[int, str]) -> tuple[list[dict], int | None]:
+    """Every anchor of the section with its salt, and the first that does not match the chain as it is now."""
+    salts = {a.anchor_index: a for a in SealedAnchorSalt.objects.filter(section=section)}
+    anchors = AuditEntry.objects.filter(
+        event=AuditEvent.SEALED_CHAINS_ANCHORED, data__commitments__has_key=section.public_id
+    ).order_by("index")
+    opened, broken = [], None
+    for anchor in anchors:
+        salt = salts.get(anchor.index)
+        head = None if salt is None else (SEALED_GENESIS.hex() if salt.seq == -1 else heads.get(salt.seq))
+        holds = head is not None and anchor.data["commitments"][section.public_id] == anchor_commitment(
+            section=section.public_id, seq=salt.seq, head=head, salt=salt.salt
+        )
+        if not holds and broken is None:
+            broken = anchor.index
+        if salt is not None:
+            opened.append({"anchor": anchor.index, "seq": salt.seq, "salt": salt.salt})
+    return opened, broken
+
+
 def audit_release(section) -> list[AuditEntry]:
     """The section is opened (its opened_at saved in this transaction): its sealed entries join the public log in
-    order, with the times of their acts, followed by one entry that records how many there were, the chain's head
-    and whether it held (a broken chain is published as such, not mended)."""
+    order, with the times of their acts, followed by one entry that records how many there were, the chain's head,
+    the anchors' salts and whether it all held (a broken chain is published as such, not mended)."""
     with transaction.atomic():
         _lock_appends()
         sealed = list(SealedAuditEntry.objects.filter(section=section).order_by("seq"))
-        if not sealed:
+        anchors, anchor_broken = _anchors_opened(section, {e.seq: e.chain_hash for e in sealed})
+        if not sealed and not anchors:
             return []
         broken = sealed_chain_break(section)
         items = [
@@ -315,9 +368,16 @@ def audit_release(section) -> list[AuditEntry]:
             )
             for e in sealed
         ]
-        summary = {"entries": len(sealed), "head": sealed[-1].chain_hash, "intact": broken is None}
+        summary = {
+            "entries": len(sealed),
+            "head": sealed[-1].chain_hash if sealed else SEALED_GENESIS.hex(),
+            "anchors": anchors,
+            "intact": broken is None and anchor_broken is None,
+        }
         if broken is not None:
             summary["broken_at"] = broken
+        if anchor_broken is not None:
+            summary["anchor_broken"] = anchor_broken
         items.append(_item(AuditEvent.SEALED_ENTRIES_RELEASED, None, section, summary))
         return _append_public(items)
 
