@@ -14,7 +14,7 @@ from trading import selectors
 from trading.audit.events import AuditEvent
 from trading.audit.log import (
     SEALED_GENESIS,
-    anchor_commitment,
+    anchors_check,
     audit_append,
     audit_verify,
     sealed_anchor,
@@ -22,7 +22,7 @@ from trading.audit.log import (
     sealed_chain_next,
     sealed_entry_bytes,
 )
-from trading.audit.models import AuditEntry, SealedAnchorSalt, SealedAuditEntry
+from trading.audit.models import AuditEntry, SealedAnchorKey, SealedAuditEntry
 from trading.models import SectionState
 from trading.services.lifecycle import section_transition
 from trading.tasks import audit_checkpoint
@@ -61,7 +61,7 @@ def test_the_opening_releases_the_sealed_entries_in_order_with_the_times_of_thei
     assert [e.at for e in released] == acted
     summary = AuditEntry.objects.get(event=AuditEvent.SEALED_ENTRIES_RELEASED).data
     head = SealedAuditEntry.objects.filter(section=sealed_section).order_by("-seq").first().chain_hash
-    assert summary == {"entries": 3, "head": head, "anchors": [], "intact": True}
+    assert summary == {"entries": 3, "head": head, "anchors": 0, "anchor_key": "", "intact": True}
     assert audit_verify().ok
     # Once opened, a private act is public at once: nothing is sealed any more.
     audit_append(event=AuditEvent.DEPOSIT_REFUNDED, section=sealed_section, data={"bidder_code": "B-000"})
@@ -172,7 +172,7 @@ def test_an_anchor_reads_the_same_whatever_the_bidders_did(sealed_section):
     first, second = anchored(sealed_section), anchored(sealed_section)
     assert set(first) == {sealed_section.public_id, quiet.public_id}
     assert all(len(c) == 64 for c in first.values()) and first[sealed_section.public_id] != second[sealed_section.public_id]
-    assert SealedAnchorSalt.objects.filter(section=sealed_section).count() == 2
+    assert SealedAnchorKey.objects.filter(section=sealed_section).count() == 1  # one key per section, not per anchor
     audit_checkpoint()  # the periodic task anchors, then signs the checkpoint over it
     assert AuditEntry.objects.filter(event=AuditEvent.SEALED_CHAINS_ANCHORED).count() == 3
 
@@ -185,7 +185,7 @@ def test_anyone_checks_the_released_chain_against_its_anchors_from_public_rows_a
     section_transition(section=sealed_section, to_state=SectionState.OPENED, reason="opening")
     # What anyone can read: the released entries, the summary with the salts, the anchors.
     public = AuditEntry.objects.filter(section=sealed_section, event=AuditEvent.DEPOSIT_PAID).order_by("index")
-    heads, chain = {}, SEALED_GENESIS
+    heads, chain = [], SEALED_GENESIS
     for e in public:
         data = {k: v for k, v in e.data.items() if k != "sealed_seq"}
         content = sealed_entry_bytes(
@@ -199,17 +199,21 @@ def test_anyone_checks_the_released_chain_against_its_anchors_from_public_rows_a
             data=data,
         )
         chain = sealed_chain_next(chain, content)
-        heads[e.data["sealed_seq"]] = chain.hex()
+        heads.append(chain.hex())
     summary = AuditEntry.objects.get(event=AuditEvent.SEALED_ENTRIES_RELEASED).data
-    assert summary["intact"] and summary["head"] == chain.hex()
-    assert [a["seq"] for a in summary["anchors"]] == [1, 2]
-    for a in summary["anchors"]:
-        commitment = AuditEntry.objects.get(index=a["anchor"]).data["commitments"][sealed_section.public_id]
-        expected = anchor_commitment(section=sealed_section.public_id, seq=a["seq"], head=heads[a["seq"]], salt=a["salt"])
-        assert commitment == expected
+    assert summary["intact"] and summary["head"] == chain.hex() and summary["anchors"] == 2
+    anchors = [
+        (a.index, a.data["commitments"][sealed_section.public_id])
+        for a in AuditEntry.objects.filter(event=AuditEvent.SEALED_CHAINS_ANCHORED).order_by("index")
+    ]
+    assert len(anchors) == 2
+    key = summary["anchor_key"]
+    assert anchors_check(section=sealed_section.public_id, key=key, heads=heads, anchors=anchors) is None
+    # Had the chain's last entry been dropped, the second anchor would not match: the check says which.
+    assert anchors_check(section=sealed_section.public_id, key=key, heads=heads[:2], anchors=anchors) == anchors[1][0]
 
 
-@pytest.mark.parametrize("removed", ["the tail", "every entry", "a salt"])
+@pytest.mark.parametrize("removed", ["the tail", "every entry", "the anchor key"])
 def test_entries_removed_after_an_anchor_are_caught_at_the_opening(sealed_section, removed):
     """The chain alone cannot show its last entries cut off; the anchor committed to the head before can."""
     private_acts(sealed_section, 3)
@@ -221,7 +225,7 @@ def test_entries_removed_after_an_anchor_are_caught_at_the_opening(sealed_sectio
     elif removed == "every entry":
         raw(f"DELETE FROM {table} WHERE section_id = %s", [sealed_section.pk])
     else:
-        raw(f"DELETE FROM {SealedAnchorSalt._meta.db_table} WHERE section_id = %s", [sealed_section.pk])
+        raw(f"DELETE FROM {SealedAnchorKey._meta.db_table} WHERE section_id = %s", [sealed_section.pk])
     section_transition(section=sealed_section, to_state=SectionState.OPENED, reason="opening")
     summary = AuditEntry.objects.get(event=AuditEvent.SEALED_ENTRIES_RELEASED).data
     assert summary["intact"] is False and "anchor_broken" in summary

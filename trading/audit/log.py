@@ -11,6 +11,7 @@ opening releases the chain into the tree, in order (audit_release).
 """
 
 import hashlib
+import hmac
 import json
 import secrets
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from django.utils import timezone
 from trading import signing
 from trading.audit.events import BIDDER_PRIVATE_EVENTS, AuditEvent
 from trading.audit.merkle import EMPTY_ROOT, leaf_hash, node_hash
-from trading.audit.models import AuditEntry, Checkpoint, SealedAnchorSalt, SealedAuditEntry
+from trading.audit.models import AuditEntry, Checkpoint, SealedAnchorKey, SealedAuditEntry
 
 # Arbitrary constant: the PostgreSQL advisory lock that serializes appends.
 _APPEND_LOCK = 0x5A_4C_41_55_44
@@ -297,10 +298,14 @@ def anchor_commitment(*, section: str, seq: int, head: str, salt: str) -> str:
     return hashlib.sha256(f"sunlight-sealed-anchor/v1|{section}|{seq}|{head}|{salt}".encode()).hexdigest()
 
 
+def anchor_salt(key: str, anchor_index: int) -> str:
+    return hmac.new(bytes.fromhex(key), f"sunlight-sealed-anchor-salt|{anchor_index}".encode(), hashlib.sha256).hexdigest()
+
+
 def sealed_anchor() -> AuditEntry | None:
     """Anchor every sealed section's chain in the public log (with each checkpoint): one entry holding, per section
     not yet opened, a commitment to its chain's current head under a fresh salt. It reads the same whatever the
-    bidders did, and the salts published at the opening show that no entry an anchor covered went missing since."""
+    bidders did; the key published at the opening shows that no entry an anchor covered went missing since."""
     from trading.models import Section, SectionState
 
     sealed_states = [SectionState.PUBLISHED, SectionState.BIDDING_CLOSED, SectionState.OPENING, SectionState.SUSPENDED]
@@ -309,50 +314,56 @@ def sealed_anchor() -> AuditEntry | None:
         sections = list(Section.objects.filter(opened_at__isnull=True, state__in=sealed_states).order_by("public_id"))
         if not sections:
             return None
-        heads, salts = {}, {}
+        keys = dict(SealedAnchorKey.objects.filter(section__in=sections).values_list("section_id", "key"))
+        fresh = [SealedAnchorKey(section=s, key=secrets.token_hex(32)) for s in sections if s.pk not in keys]
+        SealedAnchorKey.objects.bulk_create(fresh)
+        keys.update({k.section_id: k.key for k in fresh})
+        last = AuditEntry.objects.order_by("-index").values_list("index", flat=True).first()
+        index = 0 if last is None else last + 1  # the anchor's own, under the lock
+        commitments = {}
         for section in sections:
-            last = SealedAuditEntry.objects.filter(section=section).order_by("-seq").only("seq", "chain_hash").first()
-            heads[section.pk] = (-1, SEALED_GENESIS.hex()) if last is None else (last.seq, last.chain_hash)
-            salts[section.pk] = secrets.token_hex(16)
-        commitments = {
-            s.public_id: anchor_commitment(section=s.public_id, seq=heads[s.pk][0], head=heads[s.pk][1], salt=salts[s.pk])
-            for s in sections
-        }
+            head = SealedAuditEntry.objects.filter(section=section).order_by("-seq").only("seq", "chain_hash").first()
+            seq, chain = (-1, SEALED_GENESIS.hex()) if head is None else (head.seq, head.chain_hash)
+            salt = anchor_salt(keys[section.pk], index)
+            commitments[section.public_id] = anchor_commitment(section=section.public_id, seq=seq, head=chain, salt=salt)
         [entry] = _append_public([_item(AuditEvent.SEALED_CHAINS_ANCHORED, None, None, {"commitments": commitments})])
-        SealedAnchorSalt.objects.bulk_create(
-            [SealedAnchorSalt(section=s, anchor_index=entry.index, seq=heads[s.pk][0], salt=salts[s.pk]) for s in sections]
-        )
         return entry
 
 
-def _anchors_opened(section, heads: dict[int, str]) -> tuple[list[dict], int | None]:
-    """Every anchor of the section with its salt, and the first that does not match the chain as it is now."""
-    salts = {a.anchor_index: a for a in SealedAnchorSalt.objects.filter(section=section)}
-    anchors = AuditEntry.objects.filter(
-        event=AuditEvent.SEALED_CHAINS_ANCHORED, data__commitments__has_key=section.public_id
-    ).order_by("index")
-    opened, broken = [], None
-    for anchor in anchors:
-        salt = salts.get(anchor.index)
-        head = None if salt is None else (SEALED_GENESIS.hex() if salt.seq == -1 else heads.get(salt.seq))
-        holds = head is not None and anchor.data["commitments"][section.public_id] == anchor_commitment(
-            section=section.public_id, seq=salt.seq, head=head, salt=salt.salt
-        )
-        if not holds and broken is None:
-            broken = anchor.index
-        if salt is not None:
-            opened.append({"anchor": anchor.index, "seq": salt.seq, "salt": salt.salt})
-    return opened, broken
+def anchors_check(*, section: str, key: str | None, heads: list[str], anchors: list[tuple[int, str]]) -> int | None:
+    """The first anchor (index) whose commitment matches no head the chain has had ("heads": the chain hash after
+    each entry, in order), or None when all do. Anyone runs it after the opening, from the released rows."""
+    candidates = [(-1, SEALED_GENESIS.hex()), *enumerate(heads)]
+    for index, commitment in anchors:
+        salt = anchor_salt(key, index) if key else ""
+        if not key or not any(
+            anchor_commitment(section=section, seq=seq, head=head, salt=salt) == commitment for seq, head in reversed(candidates)
+        ):
+            return index
+    return None
+
+
+def _anchors_broken(section, sealed: list[SealedAuditEntry]) -> tuple[str | None, int, int | None]:
+    """(the anchor key, how many anchors, the first that does not match the chain as it is now)."""
+    key = SealedAnchorKey.objects.filter(section=section).values_list("key", flat=True).first()
+    anchors = [
+        (a.index, a.data["commitments"][section.public_id])
+        for a in AuditEntry.objects.filter(
+            event=AuditEvent.SEALED_CHAINS_ANCHORED, data__commitments__has_key=section.public_id
+        ).order_by("index")
+    ]
+    broken = anchors_check(section=section.public_id, key=key, heads=[e.chain_hash for e in sealed], anchors=anchors)
+    return key, len(anchors), broken
 
 
 def audit_release(section) -> list[AuditEntry]:
     """The section is opened (its opened_at saved in this transaction): its sealed entries join the public log in
     order, with the times of their acts, followed by one entry that records how many there were, the chain's head,
-    the anchors' salts and whether it all held (a broken chain is published as such, not mended)."""
+    how many anchors covered it and their key, and whether it all held (a broken chain is published as such)."""
     with transaction.atomic():
         _lock_appends()
         sealed = list(SealedAuditEntry.objects.filter(section=section).order_by("seq"))
-        anchors, anchor_broken = _anchors_opened(section, {e.seq: e.chain_hash for e in sealed})
+        key, anchors, anchor_broken = _anchors_broken(section, sealed)
         if not sealed and not anchors:
             return []
         broken = sealed_chain_break(section)
@@ -372,6 +383,7 @@ def audit_release(section) -> list[AuditEntry]:
             "entries": len(sealed),
             "head": sealed[-1].chain_hash if sealed else SEALED_GENESIS.hex(),
             "anchors": anchors,
+            "anchor_key": key or "",
             "intact": broken is None and anchor_broken is None,
         }
         if broken is not None:

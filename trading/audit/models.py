@@ -96,25 +96,21 @@ class SealedAuditEntry(models.Model):
         raise PermissionError("the audit log is append-only")
 
 
-class SealedAnchorSalt(models.Model):
-    """The secret half of a sealed chain's anchor: the public log holds SHA-256 of (section, seq, head, salt) for
-    every sealed section at each checkpoint, which tells nothing (a fresh salt each time); the opening publishes the
-    salts, so anyone can check that no entry the anchors covered went missing."""
+class SealedAnchorKey(models.Model):
+    """The secret behind a sealed chain's anchors: at each checkpoint the public log holds, per sealed section,
+    SHA-256 of (section, seq, head, salt) with salt = HMAC(key, anchor index), which tells nothing (a fresh salt each
+    time); the opening publishes the key, so anyone can check that no entry an anchor covered went missing."""
 
-    section = models.ForeignKey("trading.Section", on_delete=models.PROTECT, related_name="+")
-    anchor_index = models.BigIntegerField()  # the public entry that holds the commitment
-    seq = models.IntegerField()  # the chain's last entry then (-1: none yet)
-    salt = models.CharField(max_length=32)
+    section = models.OneToOneField("trading.Section", on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(max_length=64)
 
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
-        ordering = ["anchor_index"]
-        triggers = [pgtrigger.Protect(name="sealed_anchor_salt_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
-        constraints = [models.UniqueConstraint(fields=["section", "anchor_index"], name="sealed_anchor_once")]
+        triggers = [pgtrigger.Protect(name="sealed_anchor_key_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 
     def __str__(self):
-        return f"anchor {self.anchor_index} of {self.section_id}"
+        return f"anchor key of {self.section_id}"
 
 
 class Checkpoint(models.Model):
