@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.conf import settings
 from django.utils import timezone
@@ -55,11 +55,9 @@ def _simulated_bank_key() -> rsa.RSAPrivateKey:
 @cache
 def statement_public_key() -> rsa.RSAPublicKey:
     """The bank's statement key as configured (required in production), or the embedded stand-in's."""
-    pem = getattr(settings, "ESCROW_BANK_PUBLIC_KEY", "")
-    key = serialization.load_pem_public_key(pem.encode()) if pem else _simulated_bank_key().public_key()
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise TypeError("ESCROW_BANK_PUBLIC_KEY must be RSA")
-    return key
+    from escrow.gateways.simulated import configured_rsa_public_key
+
+    return configured_rsa_public_key("ESCROW_BANK_PUBLIC_KEY", _simulated_bank_key)
 
 
 def statement_sign(data: bytes) -> str:

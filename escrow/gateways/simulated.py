@@ -80,14 +80,19 @@ def embedded_rsa_key(path: Path) -> rsa.RSAPrivateKey:
     return key
 
 
+def configured_rsa_public_key(setting: str, simulated) -> rsa.RSAPublicKey:
+    """The RSA public key a setting holds (PEM), or, when it is empty, the public half of a simulated party's key."""
+    pem = getattr(settings, setting, "")
+    key = serialization.load_pem_public_key(pem.encode()) if pem else simulated().public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise TypeError(f"{setting} must be RSA")
+    return key
+
+
 @cache
 def public_key() -> rsa.RSAPublicKey:
     """What the platform holds: configured like a real provider's, or the built-in simulator's own."""
-    pem = getattr(settings, "ESCROW_SIM_PUBLIC_KEY", "")
-    key = serialization.load_pem_public_key(pem.encode()) if pem else private_key().public_key()
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise TypeError("ESCROW_SIM_PUBLIC_KEY must be RSA")
-    return key
+    return configured_rsa_public_key("ESCROW_SIM_PUBLIC_KEY", private_key)
 
 
 def sign(body: bytes) -> str:

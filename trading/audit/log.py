@@ -222,6 +222,19 @@ def sealed_entry_bytes(*, section: str, seq: int, at, actor_id, role, organizati
     )
 
 
+def _sealed_content(entry: SealedAuditEntry, section_public_id: str) -> bytes:
+    return sealed_entry_bytes(
+        section=section_public_id,
+        seq=entry.seq,
+        at=entry.at,
+        actor_id=entry.actor_id,
+        role=entry.actor_role,
+        organization_id=entry.actor_organization_id,
+        event=entry.event,
+        data=entry.data,
+    )
+
+
 def sealed_chain_next(previous: bytes, entry: bytes) -> bytes:
     return hashlib.sha256(previous + hashlib.sha256(entry).digest()).digest()
 
@@ -240,33 +253,21 @@ def _append_sealed(items: list[_Item]) -> list[SealedAuditEntry]:
             last = SealedAuditEntry.objects.filter(section_id=section.pk).order_by("-seq").only("seq", "chain_hash").first()
             heads[section.pk] = (-1, SEALED_GENESIS) if last is None else (last.seq, bytes.fromhex(last.chain_hash))
         seq, previous = heads[section.pk]
-        seq += 1
-        content = sealed_entry_bytes(
-            section=section.public_id,
-            seq=seq,
+        entry = SealedAuditEntry(
+            section=section,
+            seq=seq + 1,
             at=now,
             actor_id=item.actor_id,
-            role=item.role,
-            organization_id=item.organization_id,
+            actor_role=item.role,
+            actor_organization_id=item.organization_id,
             event=item.event,
             data=item.data,
         )
-        chain = sealed_chain_next(previous, content)
-        heads[section.pk] = (seq, chain)
-        entries.append(
-            SealedAuditEntry(
-                section=section,
-                seq=seq,
-                at=now,
-                actor_id=item.actor_id,
-                actor_role=item.role,
-                actor_organization_id=item.organization_id,
-                event=item.event,
-                data=item.data,
-                chain_hash=chain.hex(),
-                signature=signing.sign(sealed_head_message(section.public_id, seq, chain)),
-            )
-        )
+        chain = sealed_chain_next(previous, _sealed_content(entry, section.public_id))
+        entry.chain_hash = chain.hex()
+        entry.signature = signing.sign(sealed_head_message(section.public_id, entry.seq, chain))
+        heads[section.pk] = (entry.seq, chain)
+        entries.append(entry)
     return SealedAuditEntry.objects.bulk_create(entries)
 
 
@@ -275,17 +276,7 @@ def sealed_chain_break(section) -> int | None:
     signature invalid), or None when it holds."""
     previous, expected = SEALED_GENESIS, 0
     for entry in SealedAuditEntry.objects.filter(section=section).order_by("seq").iterator(chunk_size=2000):
-        content = sealed_entry_bytes(
-            section=section.public_id,
-            seq=entry.seq,
-            at=entry.at,
-            actor_id=entry.actor_id,
-            role=entry.actor_role,
-            organization_id=entry.actor_organization_id,
-            event=entry.event,
-            data=entry.data,
-        )
-        chain = sealed_chain_next(previous, content)
+        chain = sealed_chain_next(previous, _sealed_content(entry, section.public_id))
         if entry.seq != expected or chain.hex() != entry.chain_hash:
             return expected
         if not signing.verify(sealed_head_message(section.public_id, entry.seq, chain), entry.signature):

@@ -15,7 +15,24 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise PermissionError("the audit log is append-only")
 
 
-class AuditEntry(models.Model):
+class AppendOnlyModel(models.Model):
+    """Rows written once: the ORM refuses to change or delete them (and a trigger on PostgreSQL, per model)."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("the audit log is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("the audit log is append-only")
+
+
+class AuditEntry(AppendOnlyModel):
     index = models.BigIntegerField(unique=True)
     at = models.DateTimeField()
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
@@ -32,8 +49,6 @@ class AuditEntry(models.Model):
     frontier = models.JSONField()
     signature = models.CharField(max_length=100)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering = ["index"]
         verbose_name = _("审计记录")
@@ -44,16 +59,8 @@ class AuditEntry(models.Model):
     def __str__(self):
         return f"#{self.index} {self.event}"
 
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise PermissionError("the audit log is append-only")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise PermissionError("the audit log is append-only")
-
-
-class SealedAuditEntry(models.Model):
+class SealedAuditEntry(AppendOnlyModel):
     """A bidder's private act (BIDDER_PRIVATE_EVENTS) before its section is opened. The public log's size, its gaps
     and its proofs' tree sizes would count such entries (SECRET-BIDDERS: how many bidders, when), so they wait here,
     chained per section under the platform key, and join the public log in order when the section is opened
@@ -72,8 +79,6 @@ class SealedAuditEntry(models.Model):
     chain_hash = models.CharField(max_length=64)
     signature = models.CharField(max_length=100)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering = ["section", "seq"]
         verbose_name = _("待公开审计记录")
@@ -87,24 +92,14 @@ class SealedAuditEntry(models.Model):
     # Not in the public tree yet: what callers of audit_append read of an entry they just wrote.
     index = None
 
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise PermissionError("the audit log is append-only")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise PermissionError("the audit log is append-only")
-
-
-class SealedAnchorKey(models.Model):
+class SealedAnchorKey(AppendOnlyModel):
     """The secret behind a sealed chain's anchors: at each checkpoint the public log holds, per sealed section,
     SHA-256 of (section, seq, head, salt) with salt = HMAC(key, anchor index), which tells nothing (a fresh salt each
     time); the opening publishes the key, so anyone can check that no entry an anchor covered went missing."""
 
     section = models.OneToOneField("trading.Section", on_delete=models.PROTECT, related_name="+")
     key = models.CharField(max_length=64)
-
-    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         triggers = [pgtrigger.Protect(name="sealed_anchor_key_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
@@ -113,15 +108,13 @@ class SealedAnchorKey(models.Model):
         return f"anchor key of {self.section_id}"
 
 
-class Checkpoint(models.Model):
+class Checkpoint(AppendOnlyModel):
     tree_size = models.BigIntegerField(unique=True)
     root_hash = models.CharField(max_length=64)
     at = models.DateTimeField()
     signature = models.CharField(max_length=100)
     key_id = models.CharField(max_length=64)
     timestamp_token = models.TextField(blank=True)
-
-    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-tree_size"]
