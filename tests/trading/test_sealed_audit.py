@@ -211,6 +211,23 @@ def test_anyone_checks_the_released_chain_against_its_anchors_from_public_rows_a
     assert anchors_check(section=sealed_section.public_id, key=key, heads=heads, anchors=anchors) is None
     # Had the chain's last entry been dropped, the second anchor would not match: the check says which.
     assert anchors_check(section=sealed_section.public_id, key=key, heads=heads[:2], anchors=anchors) == anchors[1][0]
+    assert audit_verify().ok  # verify_audit re-does all of this from the public rows
+
+
+def test_verify_audit_catches_a_released_entry_that_does_not_fit_its_sealed_chain(sealed_section):
+    """Rows released at the opening are public rows like any: one rewritten later is caught by the tree; here the
+    chain check itself is exercised by a summary whose head does not match the released entries."""
+    private_acts(sealed_section, 2)
+    sealed_anchor()
+    section_transition(section=sealed_section, to_state=SectionState.OPENED, reason="opening")
+    assert audit_verify().ok
+    audit_append(
+        event=AuditEvent.SEALED_ENTRIES_RELEASED,
+        section=sealed_section,
+        data={"entries": 1, "head": "00" * 32, "anchors": 0, "anchor_key": "", "intact": True},
+    )
+    report = audit_verify()
+    assert not report.ok and "sealed chain's head" in str(report.first)
 
 
 @pytest.mark.parametrize("removed", ["the tail", "every entry", "the anchor key"])
@@ -229,3 +246,5 @@ def test_entries_removed_after_an_anchor_are_caught_at_the_opening(sealed_sectio
     section_transition(section=sealed_section, to_state=SectionState.OPENED, reason="opening")
     summary = AuditEntry.objects.get(event=AuditEvent.SEALED_ENTRIES_RELEASED).data
     assert summary["intact"] is False and "anchor_broken" in summary
+    report = audit_verify()  # and anyone verifying the public log is told, for good
+    assert not report.ok and sealed_section.public_id in str(report.first)

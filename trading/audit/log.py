@@ -466,6 +466,7 @@ def audit_verify(*, held_checkpoints: list[dict] | None = None, public_key: byte
     frontier: Frontier = []
     expected = 0
     count = 0
+    released = _ReleasedChains()
     rows = AuditEntry.objects.order_by("index").iterator(chunk_size=2000)
     for entry in rows:
         count += 1
@@ -489,13 +490,68 @@ def audit_verify(*, held_checkpoints: list[dict] | None = None, public_key: byte
             break
         roots[entry.index + 1] = root
         expected += 1
+        released.note(entry)
     size = expected
+    if not findings:
+        findings.extend(released.findings())
     checkpoints = [checkpoint_document(c) for c in Checkpoint.objects.all()] + list(held_checkpoints or [])
     for doc in checkpoints:
         problem = _check_checkpoint(doc, roots, size, findings_stop=bool(findings), public_key=public_key)
         if problem:
             findings.append(problem)
     return VerificationReport(entries=count, checkpoints=len(checkpoints), findings=sorted(set(findings), key=lambda f: f.index))
+
+
+class _ReleasedChains:
+    """The sealed chains as the public log holds them once released: each recomputed from its released entries and
+    checked against its release summary and every anchor before it (what the platform checked at the opening,
+    re-done by anyone from the public rows alone)."""
+
+    def __init__(self):
+        self.entries: dict[str, list[AuditEntry]] = {}
+        self.anchors: dict[str, list[tuple[int, str]]] = {}
+        self.summaries: dict[str, AuditEntry] = {}
+
+    def note(self, entry: AuditEntry) -> None:
+        if entry.event == AuditEvent.SEALED_CHAINS_ANCHORED:
+            for section, commitment in entry.data.get("commitments", {}).items():
+                self.anchors.setdefault(section, []).append((entry.index, commitment))
+        elif entry.event == AuditEvent.SEALED_ENTRIES_RELEASED:
+            self.summaries[entry.section_public_id] = entry
+        elif "sealed_seq" in entry.data and entry.section_public_id:
+            self.entries.setdefault(entry.section_public_id, []).append(entry)
+
+    def findings(self) -> list[Finding]:
+        return [f for section, summary in self.summaries.items() if (f := self._check(section, summary))]
+
+    def _check(self, section: str, summary: AuditEntry) -> Finding | None:
+        heads, chain = [], SEALED_GENESIS
+        for seq, entry in enumerate(self.entries.get(section, [])):
+            data = {k: v for k, v in entry.data.items() if k != "sealed_seq"}
+            content = sealed_entry_bytes(
+                section=section,
+                seq=seq,
+                at=entry.at,
+                actor_id=entry.actor_id,
+                role=entry.actor_role,
+                organization_id=entry.actor_organization_id,
+                event=entry.event,
+                data=data,
+            )
+            if entry.data["sealed_seq"] != seq:
+                return Finding(entry.index, f"section {section}: released entries out of their sealed order")
+            chain = sealed_chain_next(chain, content)
+            heads.append(chain.hex())
+        facts = summary.data
+        if facts.get("entries") != len(heads) or facts.get("head") != (heads[-1] if heads else SEALED_GENESIS.hex()):
+            return Finding(summary.index, f"section {section}: the released entries do not give the sealed chain's head")
+        if not facts.get("intact"):
+            return Finding(summary.index, f"section {section}: its sealed chain was broken before the opening")
+        anchors = [a for a in self.anchors.get(section, []) if a[0] < summary.index]
+        broken = anchors_check(section=section, key=facts.get("anchor_key"), heads=heads, anchors=anchors)
+        if broken is not None or len(anchors) != facts.get("anchors"):
+            return Finding(summary.index, f"section {section}: anchor {broken} does not match its released chain")
+        return None
 
 
 def _check_checkpoint(doc: dict, roots: dict[int, bytes], size: int, *, findings_stop: bool, public_key) -> Finding | None:
