@@ -502,6 +502,25 @@ def audit_verify(*, held_checkpoints: list[dict] | None = None, public_key: byte
     return VerificationReport(entries=count, checkpoints=len(checkpoints), findings=sorted(set(findings), key=lambda f: f.index))
 
 
+def released_chain_heads(section: str, entries: list[AuditEntry]) -> list[str]:
+    """The sealed chain's head after each of the section's released entries (in order), from the public rows alone."""
+    heads, chain = [], SEALED_GENESIS
+    for entry in entries:
+        content = sealed_entry_bytes(
+            section=section,
+            seq=entry.data["sealed_seq"],
+            at=entry.at,
+            actor_id=entry.actor_id,
+            role=entry.actor_role,
+            organization_id=entry.actor_organization_id,
+            event=entry.event,
+            data={k: v for k, v in entry.data.items() if k != "sealed_seq"},
+        )
+        chain = sealed_chain_next(chain, content)
+        heads.append(chain.hex())
+    return heads
+
+
 class _ReleasedChains:
     """The sealed chains as the public log holds them once released: each recomputed from its released entries and
     checked against its release summary and every anchor before it (what the platform checked at the opening,
@@ -525,23 +544,11 @@ class _ReleasedChains:
         return [f for section, summary in self.summaries.items() if (f := self._check(section, summary))]
 
     def _check(self, section: str, summary: AuditEntry) -> Finding | None:
-        heads, chain = [], SEALED_GENESIS
-        for seq, entry in enumerate(self.entries.get(section, [])):
-            data = {k: v for k, v in entry.data.items() if k != "sealed_seq"}
-            content = sealed_entry_bytes(
-                section=section,
-                seq=seq,
-                at=entry.at,
-                actor_id=entry.actor_id,
-                role=entry.actor_role,
-                organization_id=entry.actor_organization_id,
-                event=entry.event,
-                data=data,
-            )
-            if entry.data["sealed_seq"] != seq:
-                return Finding(entry.index, f"section {section}: released entries out of their sealed order")
-            chain = sealed_chain_next(chain, content)
-            heads.append(chain.hex())
+        entries = self.entries.get(section, [])
+        disordered = next((e for seq, e in enumerate(entries) if e.data["sealed_seq"] != seq), None)
+        if disordered is not None:
+            return Finding(disordered.index, f"section {section}: released entries out of their sealed order")
+        heads = released_chain_heads(section, entries)
         facts = summary.data
         if facts.get("entries") != len(heads) or facts.get("head") != (heads[-1] if heads else SEALED_GENESIS.hex()):
             return Finding(summary.index, f"section {section}: the released entries do not give the sealed chain's head")
