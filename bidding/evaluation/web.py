@@ -171,7 +171,7 @@ def _console_action(request, section, draw, op, form):
             messages.success(request, _("评标已开始，抽取种子已公开。"))
         else:  # EVAL-CONFLICT: recused seats were redrawn; the session waits for the replacements to accept
             messages.warning(request, _("有专家因利害关系回避（EVAL-CONFLICT），已从同一种子补抽；补抽的专家确认后再开始评标。"))
-            if draw_services.vacant_seats(started):
+            if selectors.vacant_drawn_seats(started):
                 messages.warning(request, _("有席位的候选名单已无可补抽的专家，席位空缺：请补充抽取。"))
     elif op == "replace":
         member = draw.members.sitting().filter(seat=_int(request.POST.get("seat"))).first()

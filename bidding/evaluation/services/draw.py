@@ -255,8 +255,9 @@ def _replace(locked: ExpertDraw, member: CommitteeMember, reason: str) -> Commit
     return None
 
 
-def vacant_seats(draw: ExpertDraw) -> list[pure.Seat]:
-    """Drawn seats nobody on the published lists can fill any more: they wait for a supplementary draw."""
+def _vacant_seats(draw: ExpertDraw) -> list[pure.Seat]:
+    """Drawn seats nobody on the published lists can fill any more, as the record gives them (the pages read the
+    same from the members: selectors.vacant_drawn_seats)."""
     return [s for s in _seats(draw) if not s.code]
 
 
@@ -271,7 +272,7 @@ def draw_supplement(*, actor, draw: ExpertDraw) -> list[CommitteeMember]:
             raise NotAllowed("NOT-ALLOWED", _("只有交易中心工作人员可以补充抽取评标专家。"))
         if locked.status not in (ExpertDraw.Status.DRAWN, ExpertDraw.Status.IN_SESSION):
             raise TransitionError("TRANSITION", _("抽取完成后、评标结束前方可补充抽取。"), fields={"status": locked.status})
-        vacant = vacant_seats(locked)
+        vacant = _vacant_seats(locked)
         if not vacant:
             raise RuleViolation("EVAL-SEAT", _("没有需要补充抽取的空缺席位。"))
         wanted = {s.specialty for s in vacant}
