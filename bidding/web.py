@@ -45,7 +45,7 @@ def bid_page(request, public_id):
         "bid": latest_bid(registration),
         "open": bidding_is_open(section),
         "bid_page_text": BID_PAGE_TEXT,
-        "own_entries": selectors.own_sealed_entries(user=request.user, section=section) if section.opened_at is None else [],
+        "own_entries": selectors.own_sealed_entries(user=request.user, section=section),
     }
     return render(request, "bidding/bid_page.html", context)
 

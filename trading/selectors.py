@@ -66,7 +66,10 @@ def audit_entries_list(*, user, section: Section | None = None) -> QuerySet:
 
 
 def own_sealed_entries(*, user, section: Section) -> QuerySet:
-    """The bidder's own acts in a section not yet opened, as recorded in its sealed chain."""
+    """The bidder's own acts in a section not yet opened, as recorded in its sealed chain (once opened, they are in
+    the public log)."""
+    if section.opened_at is not None:
+        return SealedAuditEntry.objects.none()
     return policy.sealed_entries_visible(user, SealedAuditEntry.objects.filter(section=section)).order_by("seq")
 
 

@@ -45,6 +45,16 @@ def draw_order(seed_hex: str, codes) -> list[str]:
     return sorted(codes, key=lambda code: hmac.new(seed, f"sunlight-draw/v1|{code}".encode(), hashlib.sha256).digest())
 
 
+def round_mismatch(round_: dict) -> str:
+    """What of a revealed round ({"seed", "commitment", "candidates", "candidates_digest"}) does not match what was
+    published before its draw: "seed", "candidates", or "" when both hold."""
+    if commitment_of(round_["seed"]) != round_["commitment"]:
+        return "seed"
+    if digest(round_["candidates"]) != round_["candidates_digest"]:
+        return "candidates"
+    return ""
+
+
 @dataclass(frozen=True)
 class Seat:
     seat: int

@@ -44,6 +44,11 @@ def payer_key(account: str) -> str:
     return hmac.new(key, normalized.encode(), hashlib.sha256).hexdigest()
 
 
+def signed_fingerprint(body: bytes, signature: str) -> str:
+    """What a refused notification or statement is known by: one alert for the same bytes delivered again."""
+    return hashlib.sha256(body + b"|" + (signature or "").encode()).hexdigest()[:32]
+
+
 def _refused(*, provider: str, reason: str, message: str, fingerprint: str) -> RuleViolation:
     alert_raise(
         rule="DEP-NOTIFICATION",
@@ -57,7 +62,7 @@ def _refused(*, provider: str, reason: str, message: str, fingerprint: str) -> R
 
 def notification_receive(*, provider_name: str, body: bytes, signature: str) -> Payment:
     """The callback: verify, then apply once. A duplicate returns the payment already applied."""
-    fingerprint = hashlib.sha256(body + b"|" + (signature or "").encode()).hexdigest()[:32]
+    fingerprint = signed_fingerprint(body, signature)
     try:
         provider = gateways.provider(provider_name)
         note = provider.notification_verify(body=body, signature=signature)
@@ -238,7 +243,7 @@ def statement_import(*, actor, data: bytes, signature: str) -> list[ImportLine]:
             provider="bank",
             reason="signature",
             message=_("对账单没有有效的银行签名，未导入任何一笔。"),
-            fingerprint=hashlib.sha256(data + b"|" + (signature or "").encode()).hexdigest()[:32],
+            fingerprint=signed_fingerprint(data, signature),
         )
     try:
         lines = statement_parse(data.decode("utf-8-sig"))

@@ -271,11 +271,13 @@ def _append_sealed(items: list[_Item]) -> list[SealedAuditEntry]:
     return SealedAuditEntry.objects.bulk_create(entries)
 
 
-def sealed_chain_break(section) -> int | None:
+def sealed_chain_break(section, entries: list[SealedAuditEntry] | None = None) -> int | None:
     """The first sequence number where the section's sealed chain is broken (rewritten, removed, reordered,
-    signature invalid), or None when it holds."""
+    signature invalid), or None when it holds. `entries`: the chain as already read, in order."""
     previous, expected = SEALED_GENESIS, 0
-    for entry in SealedAuditEntry.objects.filter(section=section).order_by("seq").iterator(chunk_size=2000):
+    if entries is None:
+        entries = SealedAuditEntry.objects.filter(section=section).order_by("seq").iterator(chunk_size=2000)
+    for entry in entries:
         chain = sealed_chain_next(previous, _sealed_content(entry, section.public_id))
         if entry.seq != expected or chain.hex() != entry.chain_hash:
             return expected
@@ -357,7 +359,7 @@ def audit_release(section) -> list[AuditEntry]:
         key, anchors, anchor_broken = _anchors_broken(section, sealed)
         if not sealed and not anchors:
             return []
-        broken = sealed_chain_break(section)
+        broken = sealed_chain_break(section, sealed)
         items = [
             _Item(
                 event=e.event,

@@ -95,6 +95,11 @@ def eligible_experts(*, section: Section, specialties: set[str], remote: bool, e
     return list(experts)
 
 
+def _published(candidates: list[Expert], wanted: set[str]) -> list[dict]:
+    """A candidate list as the record publishes it: pool codes and the wanted specialties only (EVAL-SECRET)."""
+    return [{"code": e.code, "specialties": sorted(s.code for s in e.specialties.all() if s.code in wanted)} for e in candidates]
+
+
 def check_rules(*, size: int, quotas: list[tuple[str, int]], representatives: int) -> None:
     if size < 5 or size % 2 == 0:
         raise RuleViolation("EVAL-SIZE", _("评标委员会成员人数应为5人以上单数。"), fields={"size": size})
@@ -138,10 +143,7 @@ def draw_commit(
         candidates = eligible_experts(
             section=locked, specialties={code for code, _n in quotas}, remote=remote, exclude=representatives
         )
-        wanted = {code for code, _n in quotas}
-        published = [
-            {"code": e.code, "specialties": sorted(s.code for s in e.specialties.all() if s.code in wanted)} for e in candidates
-        ]
+        published = _published(candidates, {code for code, _n in quotas})
         rules = {
             "version": pure.DRAW_VERSION,
             "section": locked.public_id,
@@ -278,9 +280,8 @@ def draw_supplement(*, actor, draw: ExpertDraw) -> list[CommitteeMember]:
         wanted = {s.specialty for s in vacant}
         already = list(Expert.objects.filter(seats__draw=locked))  # declined, recused, replaced: not drawn twice
         candidates = eligible_experts(section=locked.section, specialties=wanted, remote=locked.remote, exclude=already)
-        published = [
-            {"code": e.code, "specialties": sorted(s.code for s in e.specialties.all() if s.code in wanted)} for e in candidates
-        ]
+        published = _published(candidates, wanted)
+        candidates_digest = pure.digest(published)
         number = len(locked.supplements) + 1
         seed = secrets.token_hex(32)
         commitment = pure.commitment_of(seed)
@@ -290,7 +291,7 @@ def draw_supplement(*, actor, draw: ExpertDraw) -> list[CommitteeMember]:
                 "round": number,
                 "seats": [s.seat for s in vacant],
                 "candidates": published,
-                "candidates_digest": pure.digest(published),
+                "candidates_digest": candidates_digest,
                 "commitment": commitment,
                 "seed_sealed": seed_seal(seed, section_id=locked.section_id, commitment=commitment),
                 "at": timezone.now().isoformat(),
@@ -316,7 +317,7 @@ def draw_supplement(*, actor, draw: ExpertDraw) -> list[CommitteeMember]:
                 "round": number,
                 "seats": [s.seat for s in vacant],
                 "commitment": commitment,
-                "candidates_digest": pure.digest(published),
+                "candidates_digest": candidates_digest,
                 **({"seed": seed} if revealed else {}),
             },
         )
@@ -490,12 +491,16 @@ def draw_rerun(draw: ExpertDraw) -> list[pure.Seat]:
     """Re-run a revealed draw from its published record alone (what the command does)."""
     if draw.revealed_at is None:
         raise TransitionError("EVAL-SECRET", _("种子尚未公开。"))
-    rounds = [(draw.seed, draw.commitment, draw.candidates, draw.candidates_digest)] + [
-        (s["seed"], s["commitment"], s["candidates"], s["candidates_digest"]) for s in draw.supplements_unsealed()
-    ]
-    for seed, commitment, candidates, candidates_digest in rounds:
-        if pure.commitment_of(seed) != commitment:
+    first = {
+        "seed": draw.seed,
+        "commitment": draw.commitment,
+        "candidates": draw.candidates,
+        "candidates_digest": draw.candidates_digest,
+    }
+    for round_ in [first, *draw.supplements_unsealed()]:
+        mismatch = pure.round_mismatch(round_)
+        if mismatch == "seed":
             raise RuleViolation("EVAL-RANDOM", _("公开的种子与事先公布的承诺不符。"))
-        if pure.digest(candidates) != candidates_digest:
+        if mismatch == "candidates":
             raise RuleViolation("EVAL-RANDOM", _("候选名单与事先公布的摘要不符。"))
     return _seats(draw)

@@ -58,12 +58,13 @@ class Command(BaseCommand):
             self.stderr.write("EVAL-SECRET: the seed is not revealed yet")
             sys.exit(2)
         supplements = data.get("supplements", [])  # a version-1 record has none
+        problems = {
+            "seed": "EVAL-RANDOM: a seed does not match the commitment published before its draw",
+            "candidates": "EVAL-RANDOM: a candidate list does not match its published digest",
+        }
         for round_ in [data, *supplements]:
-            if pure.commitment_of(round_["seed"]) != round_["commitment"]:
-                self.stderr.write("EVAL-RANDOM: a seed does not match the commitment published before its draw")
-                sys.exit(2)
-            if pure.digest(round_["candidates"]) != round_["candidates_digest"]:
-                self.stderr.write("EVAL-RANDOM: a candidate list does not match its published digest")
+            if mismatch := pure.round_mismatch(round_):
+                self.stderr.write(problems[mismatch])
                 sys.exit(2)
         seats = pure.draw_committee(
             seed_hex=data["seed"],
