@@ -22,7 +22,7 @@ from bidding.part_file import PartFileWriter
 from trading import signing
 from trading.audit import merkle
 from trading.audit.events import AuditEvent
-from trading.audit.log import audit_append, canonical_json
+from trading.audit.log import audit_append, canonical_json, sealed_anchor
 from trading.audit.models import AuditEntry
 from trading.errors import DomainError, NotAllowed, RuleViolation
 from trading.models import Role, Section, SectionState
@@ -479,6 +479,7 @@ def seal_bids_at_deadline(*, section: Section) -> SealedBidsRoot:
             section=section, root_hash=root.hex(), tree_size=size, leaves=[leaf.hex() for leaf in leaves]
         )
         audit_append(event=AuditEvent.BIDS_SEALED_ROOT, section=section, data={"root_hash": root.hex(), "tree_size": size})
+        sealed_anchor(section=section)
     return sealed
 
 

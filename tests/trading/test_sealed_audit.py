@@ -232,3 +232,28 @@ def test_entries_removed_after_an_anchor_are_caught_at_the_opening(sealed_sectio
     assert summary["intact"] is False and "anchor_broken" in summary
     report = audit_verify()  # and anyone verifying the public log is told, for good
     assert not report.ok and sealed_section.public_id in str(report.first)
+
+
+def test_the_bid_deadline_anchors_the_chain_so_no_act_before_it_is_cut_off_unseen(db):
+    """SECRET-BIDDERS with BID-DEADLINE: the checkpoint's anchors come every few minutes, so the last acts before the
+    deadline would have none; closing bidding anchors the section's chain with its sealed-bids root."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from trading.services.lifecycle import close_due_sections
+
+    section = SectionFactory(state=SectionState.PUBLISHED, bid_deadline=timezone.now() + timedelta(days=1))
+    other = SectionFactory(state=SectionState.PUBLISHED, bid_deadline=timezone.now() + timedelta(days=1))
+    private_acts(section, 3)  # the last seconds before the deadline: no checkpoint has anchored them
+    type(section).objects.filter(pk=section.pk).update(bid_deadline=timezone.now() - timedelta(seconds=1))
+    assert close_due_sections() == 1
+    [anchor] = AuditEntry.objects.filter(event=AuditEvent.SEALED_CHAINS_ANCHORED)
+    assert set(anchor.data["commitments"]) == {section.public_id}  # this section's alone, not every sealed one
+    assert other.public_id not in anchor.data["commitments"]
+    raw(f"DELETE FROM {SealedAuditEntry._meta.db_table} WHERE section_id = %s AND seq = 2", [section.pk])
+    section.refresh_from_db()
+    section_transition(section=section, to_state=SectionState.OPENING, reason="opening")
+    section_transition(section=section, to_state=SectionState.OPENED, reason="opening")
+    summary = AuditEntry.objects.get(event=AuditEvent.SEALED_ENTRIES_RELEASED).data
+    assert summary["anchors"] == 1 and summary["intact"] is False and "anchor_broken" in summary

@@ -295,16 +295,21 @@ def anchor_salt(key: str, anchor_index: int) -> str:
     return hmac.new(bytes.fromhex(key), f"sunlight-sealed-anchor-salt|{anchor_index}".encode(), hashlib.sha256).hexdigest()
 
 
-def sealed_anchor() -> AuditEntry | None:
+def sealed_anchor(*, section=None) -> AuditEntry | None:
     """Anchor every sealed section's chain in the public log (with each checkpoint): one entry holding, per section
     not yet opened, a commitment to its chain's current head under a fresh salt. It reads the same whatever the
-    bidders did; the key published at the opening shows that no entry an anchor covered went missing since."""
+    bidders did; the key published at the opening shows that no entry an anchor covered went missing since.
+    With `section`, that section's alone: the bid deadline anchors its chain, so that none of the bidders' acts
+    before it can be cut off unseen (a checkpoint's anchor comes only every few minutes)."""
     from trading.models import Section, SectionState
 
     sealed_states = [SectionState.PUBLISHED, SectionState.BIDDING_CLOSED, SectionState.OPENING, SectionState.SUSPENDED]
     with transaction.atomic():
         _lock_appends()
-        sections = list(Section.objects.filter(opened_at__isnull=True, state__in=sealed_states).order_by("public_id"))
+        candidates = Section.objects.filter(opened_at__isnull=True, state__in=sealed_states)
+        if section is not None:
+            candidates = candidates.filter(pk=section.pk)
+        sections = list(candidates.order_by("public_id"))
         if not sections:
             return None
         keys = dict(SealedAnchorKey.objects.filter(section__in=sections).values_list("section_id", "key"))
@@ -314,11 +319,11 @@ def sealed_anchor() -> AuditEntry | None:
         last = AuditEntry.objects.order_by("-index").values_list("index", flat=True).first()
         index = 0 if last is None else last + 1  # the anchor's own, under the lock
         commitments = {}
-        for section in sections:
-            head = SealedAuditEntry.objects.filter(section=section).order_by("-seq").only("seq", "chain_hash").first()
+        for sealed in sections:
+            head = SealedAuditEntry.objects.filter(section=sealed).order_by("-seq").only("seq", "chain_hash").first()
             seq, chain = (-1, SEALED_GENESIS.hex()) if head is None else (head.seq, head.chain_hash)
-            salt = anchor_salt(keys[section.pk], index)
-            commitments[section.public_id] = anchor_commitment(section=section.public_id, seq=seq, head=chain, salt=salt)
+            salt = anchor_salt(keys[sealed.pk], index)
+            commitments[sealed.public_id] = anchor_commitment(section=sealed.public_id, seq=seq, head=chain, salt=salt)
         [entry] = _append_public([_item(AuditEvent.SEALED_CHAINS_ANCHORED, None, None, {"commitments": commitments})])
         return entry
 
