@@ -353,10 +353,14 @@ def can_decide_award(user, section: Section) -> bool:
 
 # Supervision (trading.supervision): alerts, notices, objections, complaints, statistics, open data.
 def alerts_visible(user, queryset: QuerySet) -> QuerySet:
-    """The supervisors' console: every alert at once, live (a breach waits for nobody); the bidder codes an alert
-    carries are shown only once its section is opened (alert_codes_visible). Escrow's own list, which prints
-    the codes, keeps such alerts back until opening instead (deposit_alerts_visible)."""
-    return queryset if can_supervise(user) else queryset.none()
+    """The supervisors' console: every alert at once, live (a breach waits for nobody), but for a held one
+    (DEP-SAME-PAYER before opening: its being there says that two bidders registered), shown from the opening
+    on, when the evaluation acts on it. The bidder codes an alert carries are shown only once its section is
+    opened (alert_codes_visible). Escrow's own list, which prints the codes, keeps such alerts back until opening
+    too (deposit_alerts_visible)."""
+    if not can_supervise(user):
+        return queryset.none()
+    return queryset.filter(Q(held=False) | Q(section__opened_at__isnull=False))
 
 
 def alert_log_text(*, event, section, message: str) -> str:

@@ -29,12 +29,12 @@ from livestream.models import StreamKind
 from livestream.services import stream_ensure, stream_publish
 from trading import policy
 from trading.audit.events import AuditEvent
-from trading.audit.log import audit_append, audit_release
+from trading.audit.log import audit_append
 from trading.errors import DomainError, NotAllowed, RuleViolation, TransitionError
 from trading.models import Announcement, AnnouncementKind, Procedure, Section, SectionState, SectionTransition
 from trading.models.sections import SALE_TYPES
 from trading.rules import yuan
-from trading.services.lifecycle import section_transition
+from trading.services.lifecycle import opened_release, section_transition
 from trading.services.locks import lock_section
 
 Clock = Callable[[], datetime]
@@ -492,7 +492,7 @@ def _section_move(section: Section, to_state: str, *, at: datetime, reason: str)
         fields.append("opened_at")
     section.save(update_fields=fields)
     if "opened_at" in fields:
-        audit_release(section)  # the bidders' acts kept out of the public log until now (SECRET-BIDDERS)
+        opened_release(section)
     SectionTransition.objects.create(section=section, from_state=from_state, to_state=to_state, reason=reason)
     audit_append(
         event=AuditEvent.SECTION_TRANSITION, section=section, data={"from": from_state, "to": to_state, "reason": reason}

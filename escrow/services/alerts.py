@@ -20,6 +20,7 @@ def alert_raise(
     bidder_codes: list[str] | None = None,
     data: dict | None = None,
     dedupe_key: str | None = None,
+    held: bool = False,
 ) -> Alert | None:
     """Raise once per dedupe_key (None: every time). Callers pass no payer name or account, ever."""
     alert = supervision_alert_raise(
@@ -31,6 +32,7 @@ def alert_raise(
         bidder_codes=bidder_codes,
         data=data,
         dedupe_key=dedupe_key,
+        held=held,
     )
     if alert is not None:
         text = policy.alert_log_text(event=event, section=section, message=message)

@@ -165,7 +165,7 @@ def _apply(note: Notification, source: str) -> Payment:
 
 
 def _check_same_payer(*, deposit: Deposit, section, key: str) -> None:
-    """DEP-SAME-PAYER: deposits of different bidders from one account; flagged now, shown from opening on."""
+    """DEP-SAME-PAYER: deposits of different bidders from one account; flagged now, held until the opening."""
     codes = set(
         Payment.objects.filter(deposit__registration__section=section, payer_key=key)
         .exclude(deposit=deposit)
@@ -184,6 +184,7 @@ def _check_same_payer(*, deposit: Deposit, section, key: str) -> None:
         deposit=deposit,
         bidder_codes=sorted(codes),
         dedupe_key=dedupe_key,
+        held=True,  # until the opening: nothing before it acts on collusion, the evaluation does (Regs 40)
     )
     if raised is None:
         # One alert per account and section, however many pay from it: a new one for each would let the

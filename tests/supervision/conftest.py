@@ -17,6 +17,15 @@ def move(section, state, *, days_ago=0, opened=True, from_state="awarded"):
     SectionTransition.objects.filter(pk=transition.pk).update(at=timezone.now() - timedelta(days=days_ago))
 
 
+def opened(section):
+    """Opened through the lifecycle, as the opening does: what was sealed is released in its transaction."""
+    from trading.services.lifecycle import section_transition
+
+    type(section).objects.filter(pk=section.pk).update(state=SectionState.OPENING)
+    section.refresh_from_db()
+    return section_transition(section=section, to_state=SectionState.OPENED, reason="opening")
+
+
 def feed_events(kind=None):
     from livestream.models import StreamEvent
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from escrow.models import Alert as EscrowAlert
 from tests.escrow.conftest import pay
 from tests.factories import SectionFactory
-from tests.supervision.conftest import days, feed_events, move
+from tests.supervision.conftest import days, feed_events, move, opened
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_verify
 from trading.audit.models import AuditEntry, SealedAuditEntry
@@ -109,34 +109,56 @@ def test_DOC_MIN_20D_a_publication_that_passes_raises_nothing(staff):
     assert [e.payload["to"] for e in feed_events("section.transition")] == ["published"]
 
 
-def test_DEP_SAME_PAYER_two_bidders_paying_from_one_account_raise_an_alert_without_codes_while_sealed(section, register):
+def test_DEP_SAME_PAYER_two_bidders_paying_from_one_account_raise_an_alert_held_until_the_opening(section, register, supervisor):
+    """DEP-SAME-PAYER is checked at the payment notification; SECRET-BIDDERS: the alert's being there would tell the
+    supervisors that two bidders registered, so it is held, and reaches their console and feed at the opening."""
+    from trading.supervision.selectors import alert_counts, alerts_list
+
     first, second = register(section).deposit, register(section).deposit
     pay(first, payer_account="6222 0000 1111 2222")
     pay(second, payer_account="6222000011112222")
     alert = Alert.objects.get(rule="DEP-SAME-PAYER")
-    assert alert.section_id == section.pk and alert.names_bidders and len(alert.bidder_codes) == 2
-    # Recorded in the section's sealed chain: no public index until the opening releases it (SECRET-BIDDERS).
+    assert alert.section_id == section.pk and alert.held and alert.names_bidders and len(alert.bidder_codes) == 2
+    # Recorded in the section's sealed chain: no public index until the opening releases it.
     assert alert.audit_index is None
     assert SealedAuditEntry.objects.filter(event=AuditEvent.DEPOSIT_SAME_PAYER, section=section, data__alert=alert.pk).exists()
+    assert not feed_events("alert.raised")
+    assert not alerts_list(user=supervisor).exists() and "DEP-SAME-PAYER" not in alert_counts(user=supervisor)
+
+    opened(section)
+    alert.refresh_from_db()
+    entry = AuditEntry.objects.get(index=alert.audit_index)  # the released entry of its raise
+    assert entry.event == AuditEvent.DEPOSIT_SAME_PAYER and entry.data["alert"] == alert.pk and "sealed_seq" in entry.data
     (event,) = feed_events("alert.raised")
-    assert event.payload["rule"] == "DEP-SAME-PAYER"
-    assert "bidder_codes" not in event.payload  # sealed until opening (SECRET-BIDDERS)
-    for code in alert.bidder_codes:
-        assert code not in str(event.payload)
+    assert event.payload["rule"] == "DEP-SAME-PAYER" and event.payload["audit_index"] == alert.audit_index
+    assert sorted(event.payload["bidder_codes"]) == sorted([first.registration.bidder_code, second.registration.bidder_code])
+    assert list(alerts_list(user=supervisor)) == [alert]
+    assert audit_verify().ok
 
 
 def test_DEP_SAME_PAYER_SECRET_BIDDERS_one_alert_however_many_share_the_account(section, register):
-    """SECRET-BIDDERS: a new alert for every further bidder paying from the account would let the supervisors
-    count them on the live feed before opening; one alert is raised, and it names the whole group once opened."""
+    """SECRET-BIDDERS: one alert is raised however many pay from the account, and it names the whole group once
+    opened (a new alert for each would count them)."""
     deposits = [register(section).deposit for _ in range(4)]
     for deposit in deposits:
         pay(deposit, payer_account="6222 0000 1111 2222")
-    assert [e.payload["rule"] for e in feed_events("alert.raised")] == ["DEP-SAME-PAYER"]
     alert = Alert.objects.get(rule="DEP-SAME-PAYER")
-    section.opened_at = timezone.now()
-    section.save(update_fields=["opened_at"])
+    opened(section)
+    assert [e.payload["rule"] for e in feed_events("alert.raised")] == ["DEP-SAME-PAYER"]
+    alert.refresh_from_db()
     assert alert_payload(alert)["bidder_codes"] == sorted(d.registration.bidder_code for d in deposits)
     assert audit_verify().ok
+
+
+def test_DEP_SAME_PAYER_found_after_the_opening_is_not_held(section, register):
+    """A deposit paid after the opening (late, DEP-BEFORE-DEADLINE) tells nothing new: the alert is live at once."""
+    first, second = register(section).deposit, register(section).deposit
+    pay(first, payer_account="6222000011113333")
+    opened(section)
+    pay(second, payer_account="6222000011113333")
+    alert = Alert.objects.get(rule="DEP-SAME-PAYER")
+    assert not alert.held and alert.audit_index is not None
+    assert [e.payload["alert"] for e in feed_events("alert.raised")] == [alert.pk]
 
 
 def test_DEP_REFUND_5D_the_scan_raises_an_overdue_refund_once(section, register):

@@ -163,6 +163,9 @@ def build_world(make_user) -> World:
             # who paid a deposit: sealed from everyone, the bidder included, before opening
             "payer": [f"付款人甲财务{n:02d}", f"付款人乙财务{n:02d}", f"62220202{n:02d}99887766"],
         }
+    from trading.supervision.services.feed import feed_stream
+
+    feed_stream()  # the supervisors' feed, as a live platform has it (the world's alerts are held until opening)
     return World(users=users, sections=sections, secrets=secrets, own={})
 
 

@@ -27,6 +27,14 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 
 
+def opened_release(section: Section) -> None:
+    """The section is opened, in this transaction: the bidders' acts kept out of the public log until now join it,
+    and the alerts held with them reach the supervisors (SECRET-BIDDERS)."""
+    from trading.supervision.services.alerts import alerts_release
+
+    alerts_release(section=section, released=audit_release(section))
+
+
 def transition_allowed(from_state: str, to_state: str) -> bool:
     return to_state in TRANSITIONS.get(from_state, set())
 
@@ -57,7 +65,7 @@ def section_transition(*, section: Section, to_state: str, actor=None, reason: s
             fields.append("opened_at")
         locked.save(update_fields=fields)
         if "opened_at" in fields:
-            audit_release(locked)  # the bidders' acts kept out of the public log until now (SECRET-BIDDERS)
+            opened_release(locked)
         SectionTransition.objects.create(section=locked, from_state=from_state, to_state=to_state, actor=actor, reason=reason)
         audit_append(
             event=AuditEvent.SECTION_TRANSITION,

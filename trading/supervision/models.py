@@ -21,6 +21,8 @@ class Alert(models.Model):
     deposit = models.ForeignKey("escrow.Deposit", null=True, blank=True, on_delete=models.PROTECT, related_name="alerts")
     bidder_codes = models.JSONField(default=list)
     names_bidders = models.BooleanField(default=False)  # carries codes: sealed until opening (policy)
+    # Found before opening and shown from the opening on: its being there would count the bidders (SECRET-BIDDERS).
+    held = models.BooleanField(default=False)
     blocked = models.BooleanField(_("已阻止"), default=False)  # the act it was raised on was refused
     data = models.JSONField(default=dict)
     dedupe_key = models.CharField(max_length=120, unique=True, null=True, blank=True)

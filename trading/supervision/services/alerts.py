@@ -27,9 +27,13 @@ def alert_raise(
     dedupe_key: str | None = None,
     event: AuditEvent = AuditEvent.ALERT_RAISED,
     blocked: bool = False,
+    held: bool = False,
     actor=None,
 ) -> Alert | None:
-    """Raise once per dedupe_key (None: every time); None if it was raised before. Callers pass no payer data, ever."""
+    """Raise once per dedupe_key (None: every time); None if it was raised before. Callers pass no payer data, ever.
+
+    A held alert (its being there would tell the supervisors that bidders registered) is recorded now and reaches
+    the console and the feed when its section is opened (alerts_release)."""
     from trading.supervision.services.feed import feed_publish
 
     registered = rule_get(rule)
@@ -46,6 +50,7 @@ def alert_raise(
                 bidder_codes=codes,
                 names_bidders=bool(codes),
                 blocked=blocked,
+                held=held and section is not None and not policy.identities_revealed(section),
                 data=data or {},
                 dedupe_key=dedupe_key,
             )
@@ -63,12 +68,29 @@ def alert_raise(
             )
             alert.audit_index = entry.index
             alert.save(update_fields=["audit_index"])
-            # After the audit append: the audit log's lock before a stream's row lock (livestream's lock order).
-            feed_publish(kind="alert.raised", payload=alert_payload(alert), actor=actor)
+            if not alert.held:
+                # After the audit append: the audit log's lock before a stream's row lock (livestream's lock order).
+                feed_publish(kind="alert.raised", payload=alert_payload(alert), actor=actor)
     except IntegrityError:
         return None  # raised before
     logger.info("alert %s #%s: %s", rule, alert.pk, policy.alert_log_text(event=event, section=section, message=message))
     return alert
+
+
+def alerts_release(*, section, released: list) -> None:
+    """The section is opened, in this transaction: alerts recorded in its sealed chain take the public index of
+    their entry (`released`, from audit_release), and the held ones reach the supervisors' feed, codes and all."""
+    from trading.supervision.services.feed import feed_publish
+
+    indexes: dict[int, int] = {}
+    for entry in released:
+        if "alert" in entry.data:
+            indexes.setdefault(entry.data["alert"], entry.index)  # the raise, not the entries that grew it
+    for alert in Alert.objects.filter(pk__in=indexes, audit_index__isnull=True):
+        alert.audit_index = indexes[alert.pk]
+        alert.save(update_fields=["audit_index"])
+    for alert in Alert.objects.filter(section=section, held=True).select_related("section").order_by("pk"):
+        feed_publish(kind="alert.raised", payload=alert_payload(alert))
 
 
 def alert_payload(alert: Alert) -> dict:
