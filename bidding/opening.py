@@ -45,6 +45,7 @@ from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append, audit_append_many, canonical_json
 from trading.audit.models import AuditEntry
 from trading.errors import DomainError, NotAllowed, RuleViolation, TransitionError
+from trading.i18n import official_language
 from trading.models import Announcement, AnnouncementKind, Section, SectionState
 from trading.schedule import send_later
 from trading.services.lifecycle import section_transition
@@ -319,9 +320,11 @@ def _deposits_check(section: Section, bids: list) -> None:
 
     missing = sorted(bid.registration.bidder_code for bid in bids if not deposit_counts(bid.registration))
     if missing:
+        with official_language():
+            message = _("%(section)s：有投标人的保证金未在截止时间前足额到账。") % {"section": section.public_id}
         alert_raise(
             rule="DEP-BEFORE-DEADLINE",
-            message=_("%(section)s：有投标人的保证金未在截止时间前足额到账。") % {"section": section.public_id},
+            message=message,
             section=section,
             bidder_codes=missing,
             dedupe_key=f"deposit-not-in:{section.pk}",

@@ -31,6 +31,7 @@ from trading import policy
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append
 from trading.errors import DomainError, NotAllowed, RuleViolation, TransitionError
+from trading.i18n import official_language
 from trading.models import Announcement, AnnouncementKind, Procedure, Section, SectionState, SectionTransition
 from trading.models.sections import SALE_TYPES
 from trading.rules import yuan
@@ -563,24 +564,25 @@ def _reserve_payload(sale: Sale) -> dict | None:
 
 
 def _announce(sale: Sale, section: Section, winner: Registration | None) -> Announcement:
-    if winner is not None:
-        kind = AnnouncementKind.RESULT
-        body = _("竞得人：%(name)s（%(code)s）；成交价：%(price)s元；溢价率：%(rate)s%%。") % {
-            "name": winner.organization.name,
-            "code": winner.bidder_code,
-            "price": yuan(sale.final_price_fen),
-            "rate": f"{sale.premium_rate * 100:.2f}" if sale.premium_rate is not None else "-",
-        }
-    else:
-        kind = AnnouncementKind.FAILURE
-        body = _("本次出让未成交（%(reason)s）。") % {
-            "reason": _("最高报价低于保留价") if sale.failure_reason == "BELOW-RESERVE" else _("无人报价")
-        }
-    if sale.has_reserve:
-        body += " " + _("保留价：%(reserve)s元；承诺值 SHA-256：%(commitment)s；盐：%(salt)s。") % {
-            "reserve": yuan(sale.reserve_fen),
-            "commitment": sale.reserve_commitment,
-            "salt": sale.reserve_salt,
-        }
-    title = f"{section.project.name} {section.name} {AnnouncementKind(kind).label}"
+    with official_language():  # the public notice, whoever's action ended the sale
+        if winner is not None:
+            kind = AnnouncementKind.RESULT
+            body = _("竞得人：%(name)s（%(code)s）；成交价：%(price)s元；溢价率：%(rate)s%%。") % {
+                "name": winner.organization.name,
+                "code": winner.bidder_code,
+                "price": yuan(sale.final_price_fen),
+                "rate": f"{sale.premium_rate * 100:.2f}" if sale.premium_rate is not None else "-",
+            }
+        else:
+            kind = AnnouncementKind.FAILURE
+            body = _("本次出让未成交（%(reason)s）。") % {
+                "reason": _("最高报价低于保留价") if sale.failure_reason == "BELOW-RESERVE" else _("无人报价")
+            }
+        if sale.has_reserve:
+            body += " " + _("保留价：%(reserve)s元；承诺值 SHA-256：%(commitment)s；盐：%(salt)s。") % {
+                "reserve": yuan(sale.reserve_fen),
+                "commitment": sale.reserve_commitment,
+                "salt": sale.reserve_salt,
+            }
+        title = f"{section.project.name} {section.name} {AnnouncementKind(kind).label}"
     return Announcement.objects.create(section=section, kind=kind, title=title, body=body, published_at=timezone.now())

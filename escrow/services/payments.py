@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from escrow import gateways, ledger
 from escrow.gateways import CURRENCY, Notification, NotificationInvalid
@@ -25,6 +26,7 @@ from trading import policy
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append
 from trading.errors import NotAllowed, RuleViolation
+from trading.i18n import official_language
 from trading.services.locks import lock_section
 
 CLOCK_SKEW = timedelta(minutes=5)  # a provider's "received at" may not be in our future by more than this
@@ -49,15 +51,18 @@ def signed_fingerprint(body: bytes, signature: str) -> str:
     return hashlib.sha256(body + b"|" + (signature or "").encode()).hexdigest()[:32]
 
 
-def _refused(*, provider: str, reason: str, message: str, fingerprint: str) -> RuleViolation:
+def _refused(*, provider: str, reason: str, message, fingerprint: str) -> RuleViolation:
+    """`message` is lazy: worded for the record in the alert, for its reader in the refusal."""
+    with official_language():
+        recorded = _("拒绝支付通知（%(provider)s）：%(message)s") % {"provider": provider, "message": message}
     alert_raise(
         rule="DEP-NOTIFICATION",
-        message=_("拒绝支付通知（%(provider)s）：%(message)s") % {"provider": provider, "message": message},
+        message=recorded,
         event=AuditEvent.DEPOSIT_NOTIFICATION_REFUSED,
         data={"provider": provider, "reason": reason, "fingerprint": fingerprint},
         dedupe_key=f"refused:{fingerprint}",
     )
-    return RuleViolation("DEP-NOTIFICATION", message, fields={"reason": reason})
+    return RuleViolation("DEP-NOTIFICATION", str(message), fields={"reason": reason})
 
 
 def notification_receive(*, provider_name: str, body: bytes, signature: str) -> Payment:
@@ -68,7 +73,7 @@ def notification_receive(*, provider_name: str, body: bytes, signature: str) -> 
         note = provider.notification_verify(body=body, signature=signature)
     except (KeyError, NotificationInvalid):
         raise _refused(
-            provider=provider_name[:16], reason="signature", message=_("签名无效或格式错误。"), fingerprint=fingerprint
+            provider=provider_name[:16], reason="signature", message=_lazy("签名无效或格式错误。"), fingerprint=fingerprint
         ) from None
     return payment_record(note=note, source=Payment.Source.NOTIFICATION, fingerprint=fingerprint)
 
@@ -89,7 +94,7 @@ def _same_payment(payment: Payment, note: Notification) -> Payment:
         note.currency,
         note.received_at,
     ):
-        raise _Refused("replayed", _("同一交易号的通知内容不一致（重放或篡改）。"))
+        raise _Refused("replayed", _lazy("同一交易号的通知内容不一致（重放或篡改）。"))
     return payment
 
 
@@ -98,11 +103,11 @@ def _apply(note: Notification, source: str) -> Payment:
     if existing:
         return _same_payment(existing, note)
     if note.currency != CURRENCY:
-        raise _Refused("currency", _("币种不符。"))
+        raise _Refused("currency", _lazy("币种不符。"))
     if not virtual_account_valid(note.virtual_account):
-        raise _Refused("account", _("虚拟账号校验位错误。"))
+        raise _Refused("account", _lazy("虚拟账号校验位错误。"))
     if note.received_at > timezone.now() + CLOCK_SKEW:
-        raise _Refused("time", _("到账时间晚于当前时间。"))
+        raise _Refused("time", _lazy("到账时间晚于当前时间。"))
     with transaction.atomic():
         deposit = (
             Deposit.objects.select_for_update(of=("self",))
@@ -111,7 +116,7 @@ def _apply(note: Notification, source: str) -> Payment:
             .first()
         )
         if deposit is None:
-            raise _Refused("account", _("虚拟账号不存在。"))
+            raise _Refused("account", _lazy("虚拟账号不存在。"))
         # Payments of one section in turn (before any audit append takes its lock), so that two
         # from the same account always see each other (DEP-SAME-PAYER).
         lock_section(deposit.registration.section_id)
@@ -120,9 +125,9 @@ def _apply(note: Notification, source: str) -> Payment:
         if existing:
             return _same_payment(existing, note)
         if deposit.paid_fen or deposit.refunded_at or deposit.forfeited_at:
-            raise _Refused("already-paid", _("该保证金已缴纳或已结清。"))
+            raise _Refused("already-paid", _lazy("该保证金已缴纳或已结清。"))
         if note.amount_fen != deposit.amount_due_fen:
-            raise _Refused("amount", _("缴纳金额与应缴保证金不符。"))
+            raise _Refused("amount", _lazy("缴纳金额与应缴保证金不符。"))
         section = deposit.registration.section
         cutoff = deposit_cutoff(section)
         on_time = cutoff is None or note.received_at < cutoff
@@ -175,10 +180,13 @@ def _check_same_payer(*, deposit: Deposit, section, key: str) -> None:
         return
     codes.add(deposit.registration.bidder_code)
     dedupe_key = f"same-payer:{section.pk}:{key[:24]}"
+    with official_language():
+        message = _("%(section)s：不同投标人的保证金来自同一账户（视为串通投标，供评标委员会和监督部门核查）。") % {
+            "section": section.public_id
+        }
     raised = alert_raise(
         rule="DEP-SAME-PAYER",
-        message=_("%(section)s：不同投标人的保证金来自同一账户（视为串通投标，供评标委员会和监督部门核查）。")
-        % {"section": section.public_id},
+        message=message,
         event=AuditEvent.DEPOSIT_SAME_PAYER,
         section=section,
         deposit=deposit,
@@ -243,7 +251,7 @@ def statement_import(*, actor, data: bytes, signature: str) -> list[ImportLine]:
         raise _refused(
             provider="bank",
             reason="signature",
-            message=_("对账单没有有效的银行签名，未导入任何一笔。"),
+            message=_lazy("对账单没有有效的银行签名，未导入任何一笔。"),
             fingerprint=signed_fingerprint(data, signature),
         )
     try:

@@ -25,6 +25,7 @@ from trading import policy
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append
 from trading.errors import TransitionError
+from trading.i18n import official_language
 from trading.models import SectionState, SectionTransition
 
 REFUND_DAYS = 5
@@ -140,10 +141,14 @@ def refund_overdue_alerts(*, now=None) -> int:
         section = deposit.registration.section
         revealed = policy.identities_revealed(section)
         rule = item.reason if item.reason != SECTION_ENDED else CONTRACT
+        with official_language():
+            message = _("%(section)s：保证金退还逾期（应于 %(due)s 前退还）。") % {
+                "section": section.public_id,
+                "due": timezone.localtime(item.due_at).strftime("%Y-%m-%d %H:%M"),
+            }
         alert = alert_raise(
             rule=rule,
-            message=_("%(section)s：保证金退还逾期（应于 %(due)s 前退还）。")
-            % {"section": section.public_id, "due": timezone.localtime(item.due_at).strftime("%Y-%m-%d %H:%M")},
+            message=message,
             event=AuditEvent.DEPOSIT_REFUND_OVERDUE,
             section=section,
             # Until opening (for good, in a section that ends unopened) one alert per section and rule: one per

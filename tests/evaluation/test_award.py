@@ -367,3 +367,19 @@ def test_EVAL_REJECT_every_bid_rejected_fails_the_section(staff, section, pool):
     assert section.state == SectionState.FAILED
     assert Announcement.objects.filter(section=section, kind=AnnouncementKind.FAILURE).exists()
     assert not EvaluationReport.objects.exists()
+
+
+def test_the_candidates_notice_is_written_in_the_language_of_the_record_whoever_works_in_english(staff, scored):
+    """A public notice is one text (CAND-PUBLICITY): staff whose screens are in English still publish it in Chinese,
+    the platform's official language (trading.i18n); a refusal is still worded for its reader."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        report = report_make(actor=staff, draw=scored)
+        publicity_start(actor=staff, section=report.section)
+        with pytest.raises(RuleViolation) as refused:
+            publicity_start(actor=staff, section=report.section, days=2)
+    assert "公示" not in refused.value.message
+    notice = Announcement.objects.get(section=report.section, kind=AnnouncementKind.CANDIDATES)
+    assert notice.title.endswith("中标候选人公示") and "第1名" in notice.body and "公示期" in notice.body
+    assert "candidate" not in (notice.title + notice.body).lower()

@@ -12,6 +12,7 @@ from trading import policy, rules
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append
 from trading.errors import NotAllowed, TransitionError
+from trading.i18n import official_language
 from trading.models import Announcement, AnnouncementKind, Document, Procedure, Project, Section, SectionState
 from trading.services.lifecycle import section_transition
 from trading.services.locks import lock_section
@@ -84,7 +85,8 @@ def section_publish(*, actor, section: Section, body: str = "") -> Section:
 
             opening_key_generate(section=section, actor=actor)
         kind = AnnouncementKind.SALE if section.procedure == Procedure.AUCTION else AnnouncementKind.TENDER
-        title = f"{section.project.name} {section.name} {AnnouncementKind(kind).label}"
+        with official_language():
+            title = f"{section.project.name} {section.name} {AnnouncementKind(kind).label}"
         Announcement.objects.create(section=section, kind=kind, title=title, body=body or title, published_at=now)
         audit_append(
             event=AuditEvent.SECTION_PUBLISHED,

@@ -28,6 +28,7 @@ from trading import policy, signing
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append, canonical_json
 from trading.errors import DomainError, NotAllowed, RuleViolation, TransitionError
+from trading.i18n import official_language
 from trading.models import Announcement, AnnouncementKind, SectionState
 from trading.services.lifecycle import section_transition
 from trading.services.locks import lock_section
@@ -159,14 +160,17 @@ def report_make(*, actor, draw: ExpertDraw) -> EvaluationReport:
         if locked.status != ExpertDraw.Status.IN_SESSION or not all_scores_in(locked):
             raise TransitionError("EVAL-SCORES-OPEN", _("全部专家提交评分后方可生成评标报告。"))
         now = timezone.now()
-        document, ranked = report_document(locked, now=now)
+        with official_language():  # a signed record: one text, whoever pressed the button
+            document, ranked = report_document(locked, now=now)
         if not ranked:
             raise RuleViolation("EVAL-NO-VALID-BID", _("没有有效投标，不能推荐中标候选人。"))
         canonical = canonical_json(document)
         sha = hashlib.sha256(canonical).hexdigest()
         signature = signing.sign(b"sunlight-evaluation-report/v1|" + canonical)
         report = EvaluationReport(section=locked.section, document=document, sha256=sha, signature=signature, created_at=now)
-        report.pdf.save("report.pdf", ContentFile(report_pdf(document, sha256=sha, signature=signature)), save=False)
+        with official_language():
+            pdf = report_pdf(document, sha256=sha, signature=signature)
+        report.pdf.save("report.pdf", ContentFile(pdf), save=False)
         report.save()
         for row in ranked[:MAX_CANDIDATES]:
             Candidate.objects.create(
@@ -198,31 +202,33 @@ def publicity_start(*, actor, section, days: int = PUBLICITY_DAYS) -> Publicity:
             raise TransitionError("TRANSITION", _("评标报告生成后方可公示候选人。"), fields={"state": locked.state})
         now = timezone.now()
         late = now > report.created_at + timedelta(days=PUBLICITY_WITHIN_DAYS)
-        lines = [
-            _("第%(rank)s名：%(bidder)s，投标报价 %(price)s 元%(score)s")
-            % {
-                "rank": c.rank,
-                "bidder": _bidder(c.opening),
-                "price": yuan(c.price_fen),
-                "score": _("，评标得分 %(s)s") % {"s": c.score} if c.score is not None else "",
-            }
-            for c in report.candidates.select_related("opening__bid__registration__organization")
-        ]
-        ends = now + timedelta(days=days)
-        body = "\n".join(
-            [
-                *lines,
-                _("公示期：%(start)s 至 %(end)s。投标人或者其他利害关系人对评标结果有异议的，应当在公示期间提出。")
+        with official_language():  # the public notice, in the language of the record
+            lines = [
+                _("第%(rank)s名：%(bidder)s，投标报价 %(price)s 元%(score)s")
                 % {
-                    "start": timezone.localtime(now).strftime("%Y-%m-%d %H:%M"),
-                    "end": timezone.localtime(ends).strftime("%Y-%m-%d %H:%M"),
-                },
+                    "rank": c.rank,
+                    "bidder": _bidder(c.opening),
+                    "price": yuan(c.price_fen),
+                    "score": _("，评标得分 %(s)s") % {"s": c.score} if c.score is not None else "",
+                }
+                for c in report.candidates.select_related("opening__bid__registration__organization")
             ]
-        )
+            ends = now + timedelta(days=days)
+            body = "\n".join(
+                [
+                    *lines,
+                    _("公示期：%(start)s 至 %(end)s。投标人或者其他利害关系人对评标结果有异议的，应当在公示期间提出。")
+                    % {
+                        "start": timezone.localtime(now).strftime("%Y-%m-%d %H:%M"),
+                        "end": timezone.localtime(ends).strftime("%Y-%m-%d %H:%M"),
+                    },
+                ]
+            )
+            title = _("%(name)s 中标候选人公示") % {"name": locked.name}
         announcement = Announcement.objects.create(
             section=locked,
             kind=AnnouncementKind.CANDIDATES,
-            title=_("%(name)s 中标候选人公示") % {"name": locked.name},
+            title=title,
             body=body,
             published_at=now,
         )
@@ -339,13 +345,15 @@ def award_make(*, actor, section, candidate: Candidate | None = None) -> Award:
             "contract_by": (timezone.localdate(now) + timedelta(days=CONTRACT_DAYS)).isoformat(),
         }
         signature = signing.sign(b"sunlight-award-notice/v1|" + canonical_json(notice))
+        with official_language():
+            title = _("%(name)s 中标结果公告") % {"name": locked.name}
+            body = _("中标人：%(winner)s；中标价：%(price)s 元。中标通知书编号 %(number)s。") % {
+                "winner": organization.name,
+                "price": yuan(winner.price_fen),
+                "number": notice["number"],
+            }
         announcement = Announcement.objects.create(
-            section=locked,
-            kind=AnnouncementKind.RESULT,
-            title=_("%(name)s 中标结果公告") % {"name": locked.name},
-            body=_("中标人：%(winner)s；中标价：%(price)s 元。中标通知书编号 %(number)s。")
-            % {"winner": organization.name, "price": yuan(winner.price_fen), "number": notice["number"]},
-            published_at=now,
+            section=locked, kind=AnnouncementKind.RESULT, title=title, body=body, published_at=now
         )
         award = Award.objects.create(
             section=locked,
@@ -389,20 +397,19 @@ def award_refuse(*, actor, section, reason: str) -> Award:
         award.save(update_fields=["refused_at", "refusal_reason"])
         candidate = Candidate.objects.select_for_update().get(pk=award.candidate_id)
         candidate.disqualified_at = now
-        candidate.disqualified_reason = _("放弃中标或拒签合同：%(reason)s") % {"reason": award.refusal_reason}
-        candidate.save(update_fields=["disqualified_at", "disqualified_reason"])
         registration = candidate.opening.bid.registration
+        with official_language():
+            candidate.disqualified_reason = _("放弃中标或拒签合同：%(reason)s") % {"reason": award.refusal_reason}
+            title = _("%(name)s 中标人放弃中标公告") % {"name": locked.name}
+            body = _("原中标人 %(winner)s 放弃中标或拒签合同，中标通知书 %(number)s 作废，其投标保证金不予退还。") % {
+                "winner": registration.organization.name,
+                "number": award.notice["number"],
+            }
+        candidate.save(update_fields=["disqualified_at", "disqualified_reason"])
         deposit = Deposit.objects.filter(registration=registration).first()
         if deposit is not None and deposit.held_fen > 0:
             deposit_forfeit(deposit=deposit, reason="DEP-FORFEIT-REFUSE", actor=actor)
-        Announcement.objects.create(
-            section=locked,
-            kind=AnnouncementKind.RESULT,
-            title=_("%(name)s 中标人放弃中标公告") % {"name": locked.name},
-            body=_("原中标人 %(winner)s 放弃中标或拒签合同，中标通知书 %(number)s 作废，其投标保证金不予退还。")
-            % {"winner": registration.organization.name, "number": award.notice["number"]},
-            published_at=now,
-        )
+        Announcement.objects.create(section=locked, kind=AnnouncementKind.RESULT, title=title, body=body, published_at=now)
         standing = EvaluationReport.objects.get(section=locked).candidates.filter(disqualified_at__isnull=True).exists()
         superseded = award_report_supersede(section=locked, at=now)
         audit_append(

@@ -14,6 +14,7 @@ from trading import policy
 from trading.audit.events import AuditEvent
 from trading.audit.log import audit_append
 from trading.errors import TransitionError
+from trading.i18n import official_language
 from trading.supervision.services.alerts import alert_raise
 
 
@@ -59,10 +60,15 @@ def collusion_scan(*, section, actor=None) -> list[CollusionFlag]:
             )
             keep.append(row.pk)
             # Electronic supervision: each sign found raises one alert for the supervisors' live feed.
+            with official_language():
+                message = _("%(section)s：%(kind)s（%(codes)s）") % {
+                    "section": section.public_id,
+                    "kind": row.get_kind_display(),
+                    "codes": "、".join(flag.codes),
+                }
             alert_raise(
                 rule="COLLUSION-40",
-                message=_("%(section)s：%(kind)s（%(codes)s）")
-                % {"section": section.public_id, "kind": row.get_kind_display(), "codes": "、".join(flag.codes)},
+                message=message,
                 section=section,
                 bidder_codes=list(flag.codes),
                 data={"kind": flag.kind},

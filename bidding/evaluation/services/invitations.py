@@ -7,10 +7,11 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bidding.evaluation.models import CommitteeMember
+from trading.i18n import official_language
 
 logger = logging.getLogger("evaluation.invitations")
 
@@ -37,7 +38,7 @@ def invitation_send(*, member_id: int) -> bool:
             logger.info("invitation of member #%s: the expert has no e-mail address", member.pk)
             return False
         section = member.draw.section
-        with translation.override(settings.LANGUAGE_CODE):
+        with official_language():
             subject = _("评标邀请：%(section)s") % {"section": section.public_id}
             body = render_to_string(
                 "evaluation/mail/invitation.txt",

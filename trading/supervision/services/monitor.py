@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from trading.audit.events import AuditEvent
 from trading.errors import RuleViolation
+from trading.i18n import in_official_language, official_language
 from trading.supervision.registry import TRANSITION_STEPS, Breach, rule_get, rules_for_step, scans
 from trading.supervision.services.alerts import alert_raise
 
@@ -42,15 +43,27 @@ def refusal_alert(*, error: RuleViolation, section, step: str, actor=None):
         from trading.models import Section
 
         section = Section.objects.filter(pk=section.pk).first()  # what survived the rollback
+    message, detail = record_wording(error)
     return alert_raise(
         rule=error.code,
-        message=f"{section.public_id + '：' if section else ''}{error.message}",
+        message=f"{section.public_id + '：' if section else ''}{message}",
         section=section,
-        data={"step": step, "fields": {k: str(v) for k, v in error.fields.items()}},
+        data={"step": step, "fields": {k: str(v) for k, v in error.fields.items()}, **detail},
         event=AuditEvent.RULE_REFUSED,
         blocked=True,
         actor=actor if getattr(actor, "pk", None) else None,
     )
+
+
+def record_wording(error: RuleViolation) -> tuple[str, dict]:
+    """The alert's words for a refusal, in the language of the record (trading.i18n): the refusal's own when it
+    was worded so; else the rule's title, with the refusal as its reader read it kept beside."""
+    if getattr(error, "record_message", None):
+        return error.record_message, {}
+    if in_official_language():
+        return error.message, {}
+    registered = rule_get(error.code)
+    return (registered.title if registered else error.code), {"detail": error.message}
 
 
 def step_of(from_state: str, to_state: str) -> str | None:
@@ -69,18 +82,24 @@ def transition_checks(*, section, from_state: str, to_state: str, now=None) -> l
     now = now or timezone.now()
     raised = []
     for rule in rules_for_step(step):
-        try:
-            breach = rule.check(section, now=now)
-        except RuleViolation as error:
-            breach = Breach(message=error.message, section=section, data={"fields": error.fields})
+        with official_language():  # the alert's words; a refusal is worded again for its reader below
+            breach = _checked(rule, section, now)
         if breach is None:
             continue
         if rule.blocks:
-            error = RuleViolation(rule.code, breach.message, fields=breach.data.get("fields", {}))
-            error.section = section
+            shown = breach if in_official_language() else _checked(rule, section, now) or breach
+            error = RuleViolation(rule.code, shown.message, fields=breach.data.get("fields", {}))
+            error.section, error.record_message = section, breach.message
             raise error
         raised.append(_raise(rule.code, breach))
     return raised
+
+
+def _checked(rule, section, now) -> Breach | None:
+    try:
+        return rule.check(section, now=now)
+    except RuleViolation as error:
+        return Breach(message=error.message, section=section, data={"fields": error.fields})
 
 
 def _raise(code: str, breach: Breach):
@@ -101,7 +120,8 @@ def scan_run(*, now=None) -> dict[str, int]:
     counts = {}
     for rule in scans():
         try:
-            found = rule.scan(now=now)
+            with official_language():  # what it finds is worded for the record
+                found = rule.scan(now=now)
             if isinstance(found, int):
                 counts[rule.code] = found
                 continue
