@@ -9,18 +9,25 @@ from rest_framework.views import APIView
 
 from trading import selectors, signing
 from trading.audit import merkle
-from trading.audit.log import checkpoint_document
+from trading.audit.log import checkpoint_document, entry_party
 from trading.audit.models import AuditEntry, Checkpoint
 from trading.errors import DomainError
 
 
 class AuditEntryOut(serializers.ModelSerializer):
+    """Everything the entry's leaf is made of (docs/audit.md), who acted as a commitment only: anyone recomputes
+    `leaf_hash` from the answer and checks it against a checkpoint with an inclusion proof."""
+
     section = serializers.CharField(source="section_public_id")
     role = serializers.CharField(source="actor_role")
+    party = serializers.SerializerMethodField()
 
     class Meta:
         model = AuditEntry
-        fields = ["index", "at", "role", "section", "event", "data", "leaf_hash", "tree_root"]
+        fields = ["index", "at", "role", "party", "section", "event", "data", "leaf_hash", "tree_root"]
+
+    def get_party(self, entry) -> str | None:
+        return entry_party(entry)
 
 
 class AuditEntryList(ListAPIView):

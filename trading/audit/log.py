@@ -34,14 +34,31 @@ def canonical_json(value) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def leaf_bytes(*, index, at, actor_id, role, organization_id, section, event, data) -> bytes:
+def leaf_time(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def party_commitment(*, salt: str, actor_id, organization_id) -> str:
+    """Who acted, as the leaf holds it (format 2): anyone can recompute a leaf from the published commitment, and
+    only who holds the salt (the platform, or an auditor it is shown to) can tell whose it is."""
+    return hashlib.sha256(f"sunlight-audit-party/v2|{salt}|{actor_id}|{organization_id}".encode()).hexdigest()
+
+
+def _party(*, party_salt: str, actor_id, organization_id, party: str | None = None) -> dict:
+    if party:  # the commitment as published (what anyone recomputing a leaf has)
+        return {"p": party}
+    if not party_salt:  # format 1: the ids themselves
+        return {"a": actor_id, "o": organization_id}
+    return {"p": party_commitment(salt=party_salt, actor_id=actor_id, organization_id=organization_id)}
+
+
+def leaf_bytes(*, index, at, actor_id, role, organization_id, section, event, data, party_salt: str = "") -> bytes:
     return canonical_json(
         {
             "i": index,
-            "t": at.astimezone(UTC).isoformat(timespec="microseconds"),
-            "a": actor_id,
+            "t": leaf_time(at),
+            **_party(party_salt=party_salt, actor_id=actor_id, organization_id=organization_id),
             "r": role,
-            "o": organization_id,
             "s": section,
             "e": int(event),
             "d": data,
@@ -59,7 +76,15 @@ def entry_leaf_bytes(entry: AuditEntry) -> bytes:
         section=entry.section_public_id,
         event=entry.event,
         data=entry.data,
+        party_salt=entry.party_salt,
     )
+
+
+def entry_party(entry: AuditEntry) -> str | None:
+    """The commitment an API answer shows in place of the ids (None for a format-1 entry)."""
+    if not entry.party_salt:
+        return None
+    return party_commitment(salt=entry.party_salt, actor_id=entry.actor_id, organization_id=entry.actor_organization_id)
 
 
 def frontier_push(frontier: Frontier, leaf: bytes) -> Frontier:
@@ -116,6 +141,7 @@ class _Item:
     section: object
     data: dict
     at: datetime | None = None  # a released entry keeps the time of its act
+    party_salt: str = ""
 
 
 def _item(event, actor, section, data) -> _Item:
@@ -127,6 +153,7 @@ def _item(event, actor, section, data) -> _Item:
         organization_id=getattr(actor, "organization_id", None) if actor_id else None,
         section=section,
         data=sealed_data(event, data),
+        party_salt=secrets.token_hex(16),
     )
 
 
@@ -178,6 +205,7 @@ def _append_public(items: list[_Item]) -> list[AuditEntry]:
                 section=section_public_id,
                 event=item.event,
                 data=item.data,
+                party_salt=item.party_salt,
             )
         )
         frontier = frontier_push(frontier, leaf)
@@ -189,6 +217,7 @@ def _append_public(items: list[_Item]) -> list[AuditEntry]:
                 actor_id=item.actor_id,
                 actor_role=item.role,
                 actor_organization_id=item.organization_id,
+                party_salt=item.party_salt,
                 section=item.section,
                 section_public_id=section_public_id,
                 event=item.event,
@@ -207,15 +236,16 @@ def _append_public(items: list[_Item]) -> list[AuditEntry]:
 SEALED_GENESIS = bytes(32)
 
 
-def sealed_entry_bytes(*, section: str, seq: int, at, actor_id, role, organization_id, event, data) -> bytes:
+def sealed_entry_bytes(
+    *, section: str, seq: int, at, actor_id, role, organization_id, event, data, party_salt: str = "", party=None
+) -> bytes:
     return canonical_json(
         {
             "s": section,
             "q": seq,
-            "t": at.astimezone(UTC).isoformat(timespec="microseconds"),
-            "a": actor_id,
+            "t": leaf_time(at),
+            **_party(party_salt=party_salt, actor_id=actor_id, organization_id=organization_id, party=party),
             "r": role,
-            "o": organization_id,
             "e": int(event),
             "d": data,
         }
@@ -232,6 +262,7 @@ def _sealed_content(entry: SealedAuditEntry, section_public_id: str) -> bytes:
         organization_id=entry.actor_organization_id,
         event=entry.event,
         data=entry.data,
+        party_salt=entry.party_salt,
     )
 
 
@@ -260,6 +291,7 @@ def _append_sealed(items: list[_Item]) -> list[SealedAuditEntry]:
             actor_id=item.actor_id,
             actor_role=item.role,
             actor_organization_id=item.organization_id,
+            party_salt=item.party_salt,
             event=item.event,
             data=item.data,
         )
@@ -374,6 +406,7 @@ def audit_release(section) -> list[AuditEntry]:
                 section=section,
                 data={**e.data, "sealed_seq": e.seq},
                 at=e.at,
+                party_salt=e.party_salt,  # the same commitment in both: the chain is recomputed from the public entry
             )
             for e in sealed
         ]
@@ -522,6 +555,7 @@ def released_chain_heads(section: str, entries: list[AuditEntry]) -> list[str]:
             organization_id=entry.actor_organization_id,
             event=entry.event,
             data={k: v for k, v in entry.data.items() if k != "sealed_seq"},
+            party=entry_party(entry),
         )
         chain = sealed_chain_next(chain, content)
         heads.append(chain.hex())

@@ -39,6 +39,10 @@ class AuditEntry(AppendOnlyModel):
     actor_role = models.CharField(max_length=16, blank=True)
     # The acting organization lets a bidder see its own private entries.
     actor_organization_id = models.BigIntegerField(null=True, blank=True)
+    # The leaf commits to who acted through SHA-256 of this salt and the ids (audit.log.party_commitment), so anyone
+    # recomputes it from what the API shows without learning the ids: raw ids would link an expert's acts across
+    # sections (EVAL-SECRET). Blank: an entry written before (format 1, raw ids in the leaf).
+    party_salt = models.CharField(max_length=32, blank=True, default="", db_default="")
     section = models.ForeignKey("trading.Section", null=True, blank=True, on_delete=models.PROTECT)
     section_public_id = models.CharField(max_length=40, blank=True)
     event = models.PositiveIntegerField()
@@ -72,6 +76,7 @@ class SealedAuditEntry(AppendOnlyModel):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     actor_role = models.CharField(max_length=16, blank=True)
     actor_organization_id = models.BigIntegerField(null=True, blank=True)
+    party_salt = models.CharField(max_length=32, blank=True, default="", db_default="")  # as AuditEntry's; the released entry keeps it
     event = models.PositiveIntegerField()
     data = models.JSONField(default=dict)
     # SHA-256(previous chain_hash | SHA-256(the entry's canonical bytes)), and the platform's signature of it:
