@@ -76,7 +76,8 @@ class SealedAuditEntry(AppendOnlyModel):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     actor_role = models.CharField(max_length=16, blank=True)
     actor_organization_id = models.BigIntegerField(null=True, blank=True)
-    party_salt = models.CharField(max_length=32, blank=True, default="", db_default="")  # as AuditEntry's; the released entry keeps it
+    # As AuditEntry's; the entry released at the opening keeps it, so the chain is recomputed from the public one.
+    party_salt = models.CharField(max_length=32, blank=True, default="", db_default="")
     event = models.PositiveIntegerField()
     data = models.JSONField(default=dict)
     # SHA-256(previous chain_hash | SHA-256(the entry's canonical bytes)), and the platform's signature of it:
