@@ -3,6 +3,8 @@
 
 class DomainError(Exception):
     status = 400
+    # The same refusal worded in the language of the record (trading.i18n), when it was: what its alert says.
+    record_message: str | None = None
 
     def __init__(self, code: str, message: str, *, fields: dict | None = None):
         super().__init__(f"{code}: {message}")

@@ -58,7 +58,7 @@ def refusal_alert(*, error: RuleViolation, section, step: str, actor=None):
 def record_wording(error: RuleViolation) -> tuple[str, dict]:
     """The alert's words for a refusal, in the language of the record (trading.i18n): the refusal's own when it
     was worded so; else the rule's title, with the refusal as its reader read it kept beside."""
-    if getattr(error, "record_message", None):
+    if error.record_message:
         return error.record_message, {}
     if in_official_language():
         return error.message, {}
