@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from trading.errors import RuleViolation
 from trading.models.sections import Procedure, TransactionType
@@ -18,6 +19,8 @@ from trading.workdays import working_days_between
 
 @dataclass(frozen=True)
 class Rule:
+    """Title and basis in the language of the record (they head alerts); pages translate them (gettext_noop)."""
+
     code: str
     title: str
     basis: str
@@ -31,46 +34,73 @@ RULES: dict[str, Rule] = {
     for rule in [
         Rule(
             "DOC-MIN-20D",
-            "招标文件发出至投标截止不少于20日",
-            "招标投标法第24条；政府采购法第35条",
+            gettext_noop("招标文件发出至投标截止不少于20日"),
+            gettext_noop("招标投标法第24条；政府采购法第35条"),
             "publish",
             figures={"days": 20},
         ),
         Rule(
             "DOC-SALE-5",
-            "招标文件发售期不少于5日（政府采购5个工作日）",
-            "实施条例第16条；政府采购法实施条例第31条",
+            gettext_noop("招标文件发售期不少于5日（政府采购5个工作日）"),
+            gettext_noop("实施条例第16条；政府采购法实施条例第31条"),
             "publish",
             figures={"days": 5},
         ),
         Rule(
             "CLARIFY-15D",
-            "澄清或修改在投标截止15日前发出，否则顺延截止时间",
-            "招标投标法第23条；实施条例第21条",
+            gettext_noop("澄清或修改在投标截止15日前发出，否则顺延截止时间"),
+            gettext_noop("招标投标法第23条；实施条例第21条"),
             "clarification",
             figures={"days": 15},
         ),
-        Rule("OBJ-DOC-10D", "对招标文件的异议在投标截止10日前提出", "实施条例第22条", "objection", figures={"days": 10}),
-        Rule("SECRET-BIDDERS", "开标前不得泄露潜在投标人名称和数量", "招标投标法第22条", "firewall"),
-        Rule("AUCTION-7D", "拍卖公告在拍卖日7日前发布", "拍卖法第45条", "publish", figures={"days": 7}),
+        Rule(
+            "OBJ-DOC-10D",
+            gettext_noop("对招标文件的异议在投标截止10日前提出"),
+            gettext_noop("实施条例第22条"),
+            "objection",
+            figures={"days": 10},
+        ),
+        Rule("SECRET-BIDDERS", gettext_noop("开标前不得泄露潜在投标人名称和数量"), gettext_noop("招标投标法第22条"), "firewall"),
+        Rule(
+            "AUCTION-7D", gettext_noop("拍卖公告在拍卖日7日前发布"), gettext_noop("拍卖法第45条"), "publish", figures={"days": 7}
+        ),
         Rule(
             "DEP-CAP-2PCT",
-            "投标保证金不超过估算价（预算）的2%",
-            "实施条例第26条；政府采购法实施条例第33条",
+            gettext_noop("投标保证金不超过估算价（预算）的2%"),
+            gettext_noop("实施条例第26条；政府采购法实施条例第33条"),
             "setup",
             figures={"percent": 2},
         ),
-        Rule("DEP-BEFORE-DEADLINE", "保证金在投标截止前到账方为有效", "实施条例第26条", "opening"),
-        Rule("DEP-SAME-PAYER", "不同投标人的保证金从同一账户转出，视为串通", "实施条例第40条第6项", "payment", severity="alert"),
-        Rule("BID-ENCRYPTED", "未加密或加密不当的投标文件予以拒收", "实施条例第36条", "upload"),
-        Rule("BID-RECEIPT", "投标文件接收后即时发出回执", "电子招标投标办法", "upload"),
-        Rule("BID-DEADLINE", "投标截止后不再接收、修改或撤回投标", "招标投标法第28条；实施条例第36条", "upload"),
-        Rule("BID-ONE-PER-BIDDER", "每个投标人每个标段只能提交一份投标", "实施条例第51条第4项", "upload"),
+        Rule("DEP-BEFORE-DEADLINE", gettext_noop("保证金在投标截止前到账方为有效"), gettext_noop("实施条例第26条"), "opening"),
         Rule(
-            "BID-NO-RELATED", "单位负责人为同一人或存在控股、管理关系的单位不得参加同一标段投标", "实施条例第34条", "registration"
+            "DEP-SAME-PAYER",
+            gettext_noop("不同投标人的保证金从同一账户转出，视为串通"),
+            gettext_noop("实施条例第40条第6项"),
+            "payment",
+            severity="alert",
         ),
-        Rule("OPEN-AT-DEADLINE", "开标在投标截止时间公开进行", "招标投标法第34条", "opening"),
-        Rule("OPEN-MIN-3", "投标人少于3个的不得开标", "实施条例第44条", "opening"),
+        Rule("BID-ENCRYPTED", gettext_noop("未加密或加密不当的投标文件予以拒收"), gettext_noop("实施条例第36条"), "upload"),
+        Rule("BID-RECEIPT", gettext_noop("投标文件接收后即时发出回执"), gettext_noop("电子招标投标办法"), "upload"),
+        Rule(
+            "BID-DEADLINE",
+            gettext_noop("投标截止后不再接收、修改或撤回投标"),
+            gettext_noop("招标投标法第28条；实施条例第36条"),
+            "upload",
+        ),
+        Rule(
+            "BID-ONE-PER-BIDDER",
+            gettext_noop("每个投标人每个标段只能提交一份投标"),
+            gettext_noop("实施条例第51条第4项"),
+            "upload",
+        ),
+        Rule(
+            "BID-NO-RELATED",
+            gettext_noop("单位负责人为同一人或存在控股、管理关系的单位不得参加同一标段投标"),
+            gettext_noop("实施条例第34条"),
+            "registration",
+        ),
+        Rule("OPEN-AT-DEADLINE", gettext_noop("开标在投标截止时间公开进行"), gettext_noop("招标投标法第34条"), "opening"),
+        Rule("OPEN-MIN-3", gettext_noop("投标人少于3个的不得开标"), gettext_noop("实施条例第44条"), "opening"),
     ]
 }
 

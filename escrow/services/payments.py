@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from escrow import gateways, ledger
 from escrow.gateways import CURRENCY, Notification, NotificationInvalid
@@ -73,7 +73,7 @@ def notification_receive(*, provider_name: str, body: bytes, signature: str) -> 
         note = provider.notification_verify(body=body, signature=signature)
     except (KeyError, NotificationInvalid):
         raise _refused(
-            provider=provider_name[:16], reason="signature", message=_lazy("签名无效或格式错误。"), fingerprint=fingerprint
+            provider=provider_name[:16], reason="signature", message=gettext_lazy("签名无效或格式错误。"), fingerprint=fingerprint
         ) from None
     return payment_record(note=note, source=Payment.Source.NOTIFICATION, fingerprint=fingerprint)
 
@@ -94,7 +94,7 @@ def _same_payment(payment: Payment, note: Notification) -> Payment:
         note.currency,
         note.received_at,
     ):
-        raise _Refused("replayed", _lazy("同一交易号的通知内容不一致（重放或篡改）。"))
+        raise _Refused("replayed", gettext_lazy("同一交易号的通知内容不一致（重放或篡改）。"))
     return payment
 
 
@@ -103,11 +103,11 @@ def _apply(note: Notification, source: str) -> Payment:
     if existing:
         return _same_payment(existing, note)
     if note.currency != CURRENCY:
-        raise _Refused("currency", _lazy("币种不符。"))
+        raise _Refused("currency", gettext_lazy("币种不符。"))
     if not virtual_account_valid(note.virtual_account):
-        raise _Refused("account", _lazy("虚拟账号校验位错误。"))
+        raise _Refused("account", gettext_lazy("虚拟账号校验位错误。"))
     if note.received_at > timezone.now() + CLOCK_SKEW:
-        raise _Refused("time", _lazy("到账时间晚于当前时间。"))
+        raise _Refused("time", gettext_lazy("到账时间晚于当前时间。"))
     with transaction.atomic():
         deposit = (
             Deposit.objects.select_for_update(of=("self",))
@@ -116,7 +116,7 @@ def _apply(note: Notification, source: str) -> Payment:
             .first()
         )
         if deposit is None:
-            raise _Refused("account", _lazy("虚拟账号不存在。"))
+            raise _Refused("account", gettext_lazy("虚拟账号不存在。"))
         # Payments of one section in turn (before any audit append takes its lock), so that two
         # from the same account always see each other (DEP-SAME-PAYER).
         lock_section(deposit.registration.section_id)
@@ -125,9 +125,9 @@ def _apply(note: Notification, source: str) -> Payment:
         if existing:
             return _same_payment(existing, note)
         if deposit.paid_fen or deposit.refunded_at or deposit.forfeited_at:
-            raise _Refused("already-paid", _lazy("该保证金已缴纳或已结清。"))
+            raise _Refused("already-paid", gettext_lazy("该保证金已缴纳或已结清。"))
         if note.amount_fen != deposit.amount_due_fen:
-            raise _Refused("amount", _lazy("缴纳金额与应缴保证金不符。"))
+            raise _Refused("amount", gettext_lazy("缴纳金额与应缴保证金不符。"))
         section = deposit.registration.section
         cutoff = deposit_cutoff(section)
         on_time = cutoff is None or note.received_at < cutoff
@@ -251,7 +251,7 @@ def statement_import(*, actor, data: bytes, signature: str) -> list[ImportLine]:
         raise _refused(
             provider="bank",
             reason="signature",
-            message=_lazy("对账单没有有效的银行签名，未导入任何一笔。"),
+            message=gettext_lazy("对账单没有有效的银行签名，未导入任何一笔。"),
             fingerprint=signed_fingerprint(data, signature),
         )
     try:

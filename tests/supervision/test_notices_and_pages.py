@@ -63,6 +63,27 @@ def test_the_console_section_page_shows_status_timeline_and_a_verified_chain(cli
     assert f'<td data-rule="DOC-MIN-20D"><a href="/supervision/sections/{short.public_id}/">{short.public_id}</a> ×1' in rules
 
 
+def test_the_rules_read_in_english_on_english_pages_and_stay_chinese_in_the_alerts_they_head(client, supervisor, staff):
+    """The rules' titles and legal bases are the record's words (an alert written on an English screen is headed
+    by the Chinese title, trading.i18n); the pages translate them."""
+    from django.utils import translation
+
+    from trading.supervision.models import Alert
+
+    signed_in(client, supervisor)
+    client.cookies["django_language"] = "en"
+    rules = client.get("/supervision/rules/").content.decode()
+    assert "At least 20 days from the issue of the tender documents to the bid deadline" in rules
+    assert "Implementing Regulations, art. 61" in rules and "实施条例第61条" not in rules
+    assert "招标文件发出至投标截止不少于20日" not in rules
+    client.cookies["django_language"] = "zh-hans"
+    assert "招标文件发出至投标截止不少于20日" in client.get("/supervision/rules/").content.decode()
+    short = SectionFactory(bid_deadline=days(19, 1), opening_at=days(19, 2), registration_end=days(10))
+    with translation.override("en"), pytest.raises(RuleViolation):
+        section_publish(actor=staff, section=short)
+    assert "Only" not in Alert.objects.get(rule="DOC-MIN-20D").message
+
+
 def test_suspend_and_resume_from_the_console_with_a_reason(client, supervisor, section):
     signed_in(client, supervisor)
     url = f"/supervision/sections/{section.public_id}/stop/"

@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import Exists, Max, OuterRef
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from trading import rules as trading_rules
 from trading.models import Section, SectionState, SectionTransition
@@ -86,27 +87,48 @@ ROWS = [
 
 # Titles and bases for the rows trading.rules does not carry.
 TEXTS = {
-    "BID-WITHDRAW-REFUND-5D": ("投标截止前撤回投标的，保证金5日内退还", "实施条例第35条"),
-    "BID-REVOKE-FORFEIT": ("投标截止后撤销投标的，可以不退还保证金", "实施条例第35条"),
-    "OPEN-READOUT": ("开标时公开宣读投标人名称、投标价格等主要内容", "招标投标法第36条"),
-    "OPEN-OBJECTION": ("对开标有异议的，当场提出、当场答复并记录", "实施条例第44条"),
-    "OPEN-DECRYPT-FAIL": ("因投标人原因无法解密的视为撤销，因平台原因的视为撤回", "电子招标投标办法第31条"),
-    "EVAL-SIZE": ("评标委员会5人以上单数，技术、经济专家不少于三分之二", "招标投标法第37条"),
-    "EVAL-RANDOM": ("评标专家随机抽取，任何人不得指定", "实施条例第46条"),
-    "EVAL-CONFLICT": ("与投标人或招标人有利害关系的专家不得进入评标委员会", "招标投标法第37条"),
-    "EVAL-SECRET": ("评标保密，评标委员会名单在结果确定前保密", "招标投标法第38条"),
-    "EVAL-REJECT": ("投标文件否决情形", "实施条例第51条"),
-    "COLLUSION-40": ("视为投标人相互串通投标的情形", "实施条例第40条"),
-    "CAND-MAX-3": ("中标候选人不超过3个并标明排序", "实施条例第53条"),
-    "CAND-PUBLICITY": ("收到评标报告3日内公示中标候选人，公示期不少于3日", "实施条例第54条"),
-    "AWARD-FIRST": ("国有资金占控股或主导地位的项目，确定排名第一的中标候选人为中标人", "实施条例第55条"),
-    "CONTRACT-30D": ("自中标通知书发出之日起30日内订立书面合同", "招标投标法第46条"),
-    "REPORT-15D": ("自确定中标人之日起15日内向有关行政监督部门提交书面报告", "招标投标法第47条"),
-    "DEP-REFUND-5D": ("最迟在书面合同签订后5日内退还投标保证金及银行同期存款利息", "实施条例第57条；政府采购法实施条例第33条"),
-    "DEP-FORFEIT-REFUSE": ("中标人无正当理由不与招标人订立合同的，取消中标资格，投标保证金不予退还", "实施条例第74条"),
-    "PERF-BOND-10PCT": ("履约保证金不超过中标合同金额的10%", "实施条例第58条；政府采购法实施条例第48条"),
-    "COMPLAINT-10D": ("自知道或应当知道之日起10日内投诉；对文件、开标、评标结果须先提出异议", "实施条例第60条"),
-    "COMPLAINT-ACCEPT-3WD": ("收到投诉3个工作日内决定是否受理，受理之日起30个工作日内作出书面处理决定", "实施条例第61条"),
+    "BID-WITHDRAW-REFUND-5D": (gettext_noop("投标截止前撤回投标的，保证金5日内退还"), gettext_noop("实施条例第35条")),
+    "BID-REVOKE-FORFEIT": (gettext_noop("投标截止后撤销投标的，可以不退还保证金"), gettext_noop("实施条例第35条")),
+    "OPEN-READOUT": (gettext_noop("开标时公开宣读投标人名称、投标价格等主要内容"), gettext_noop("招标投标法第36条")),
+    "OPEN-OBJECTION": (gettext_noop("对开标有异议的，当场提出、当场答复并记录"), gettext_noop("实施条例第44条")),
+    "OPEN-DECRYPT-FAIL": (
+        gettext_noop("因投标人原因无法解密的视为撤销，因平台原因的视为撤回"),
+        gettext_noop("电子招标投标办法第31条"),
+    ),
+    "EVAL-SIZE": (gettext_noop("评标委员会5人以上单数，技术、经济专家不少于三分之二"), gettext_noop("招标投标法第37条")),
+    "EVAL-RANDOM": (gettext_noop("评标专家随机抽取，任何人不得指定"), gettext_noop("实施条例第46条")),
+    "EVAL-CONFLICT": (gettext_noop("与投标人或招标人有利害关系的专家不得进入评标委员会"), gettext_noop("招标投标法第37条")),
+    "EVAL-SECRET": (gettext_noop("评标保密，评标委员会名单在结果确定前保密"), gettext_noop("招标投标法第38条")),
+    "EVAL-REJECT": (gettext_noop("投标文件否决情形"), gettext_noop("实施条例第51条")),
+    "COLLUSION-40": (gettext_noop("视为投标人相互串通投标的情形"), gettext_noop("实施条例第40条")),
+    "CAND-MAX-3": (gettext_noop("中标候选人不超过3个并标明排序"), gettext_noop("实施条例第53条")),
+    "CAND-PUBLICITY": (gettext_noop("收到评标报告3日内公示中标候选人，公示期不少于3日"), gettext_noop("实施条例第54条")),
+    "AWARD-FIRST": (
+        gettext_noop("国有资金占控股或主导地位的项目，确定排名第一的中标候选人为中标人"),
+        gettext_noop("实施条例第55条"),
+    ),
+    "CONTRACT-30D": (gettext_noop("自中标通知书发出之日起30日内订立书面合同"), gettext_noop("招标投标法第46条")),
+    "REPORT-15D": (gettext_noop("自确定中标人之日起15日内向有关行政监督部门提交书面报告"), gettext_noop("招标投标法第47条")),
+    "DEP-REFUND-5D": (
+        gettext_noop("最迟在书面合同签订后5日内退还投标保证金及银行同期存款利息"),
+        gettext_noop("实施条例第57条；政府采购法实施条例第33条"),
+    ),
+    "DEP-FORFEIT-REFUSE": (
+        gettext_noop("中标人无正当理由不与招标人订立合同的，取消中标资格，投标保证金不予退还"),
+        gettext_noop("实施条例第74条"),
+    ),
+    "PERF-BOND-10PCT": (
+        gettext_noop("履约保证金不超过中标合同金额的10%"),
+        gettext_noop("实施条例第58条；政府采购法实施条例第48条"),
+    ),
+    "COMPLAINT-10D": (
+        gettext_noop("自知道或应当知道之日起10日内投诉；对文件、开标、评标结果须先提出异议"),
+        gettext_noop("实施条例第60条"),
+    ),
+    "COMPLAINT-ACCEPT-3WD": (
+        gettext_noop("收到投诉3个工作日内决定是否受理，受理之日起30个工作日内作出书面处理决定"),
+        gettext_noop("实施条例第61条"),
+    ),
 }
 
 for code, step, severity, blocks, owner, where in ROWS:
@@ -118,8 +140,8 @@ for code, step, severity, blocks, owner, where in ROWS:
 rule_register(
     MonitoredRule(
         code="DEP-NOTIFICATION",
-        title="伪造、篡改或无法核实的保证金到账通知予以拒绝",
-        basis="本中心保证金管理规则",
+        title=gettext_noop("伪造、篡改或无法核实的保证金到账通知予以拒绝"),
+        basis=gettext_noop("本中心保证金管理规则"),
         step=Step.PAYMENT,
         severity=H,
         blocks=True,
@@ -130,8 +152,8 @@ rule_register(
 rule_register(
     MonitoredRule(
         code="NOTICE-RESPONSE",
-        title="督办事项在答复期限内答复",
-        basis="本中心电子监察规则",
+        title=gettext_noop("督办事项在答复期限内答复"),
+        basis=gettext_noop("本中心电子监察规则"),
         step=Step.SCAN,
         severity=M,
         owner="supervision",
