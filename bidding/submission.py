@@ -5,7 +5,6 @@ import os
 import secrets
 import threading
 from collections import OrderedDict
-from datetime import UTC
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,7 +21,7 @@ from bidding.part_file import PartFileWriter
 from trading import signing
 from trading.audit import merkle
 from trading.audit.events import AuditEvent
-from trading.audit.log import audit_append, canonical_json, sealed_anchor
+from trading.audit.log import audit_append, canonical_json, sealed_anchor, utc_text
 from trading.audit.models import AuditEntry
 from trading.errors import DomainError, NotAllowed, RuleViolation
 from trading.models import Role, Section, SectionState
@@ -421,7 +420,7 @@ def receipt_make(*, section: Section, bidder_code: str, digest: str, size: int, 
         "bidder_code": bidder_code,
         "digest": digest,
         "size": size,
-        "received_at": at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "received_at": utc_text(at),
         "key_id": signing.key_id(),
     }
     return {

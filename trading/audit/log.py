@@ -34,7 +34,8 @@ def canonical_json(value) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def leaf_time(at: datetime) -> str:
+def utc_text(at: datetime) -> str:
+    """A time as the signed formats spell it: UTC, with microseconds."""
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
@@ -56,7 +57,7 @@ def leaf_bytes(*, index, at, actor_id, role, organization_id, section, event, da
     return canonical_json(
         {
             "i": index,
-            "t": leaf_time(at),
+            "t": utc_text(at),
             **_party(party_salt=party_salt, actor_id=actor_id, organization_id=organization_id),
             "r": role,
             "s": section,
@@ -243,7 +244,7 @@ def sealed_entry_bytes(
         {
             "s": section,
             "q": seq,
-            "t": leaf_time(at),
+            "t": utc_text(at),
             **_party(party_salt=party_salt, actor_id=actor_id, organization_id=organization_id, party=party),
             "r": role,
             "e": int(event),
@@ -456,7 +457,7 @@ def checkpoint_message(*, size: int, root: bytes, at: datetime) -> bytes:
             "log": "sunlight-audit/v1",
             "tree_size": size,
             "root_hash": root.hex(),
-            "timestamp": at.astimezone(UTC).isoformat(timespec="microseconds"),
+            "timestamp": utc_text(at),
         }
     )
 
@@ -467,7 +468,7 @@ def checkpoint_document(checkpoint: Checkpoint) -> dict:
         "log": "sunlight-audit/v1",
         "tree_size": checkpoint.tree_size,
         "root_hash": checkpoint.root_hash,
-        "timestamp": checkpoint.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "timestamp": utc_text(checkpoint.at),
         "signature": checkpoint.signature,
         "key_id": checkpoint.key_id,
         "public_key": signing.b64url(signing.public_key_raw()),
