@@ -131,31 +131,53 @@ def refunds_due(*, now=None) -> list[RefundDue]:
 
 
 def refund_overdue_alerts(*, now=None) -> int:
-    """An alert (once per deposit) for each refund past its latest day and still not made."""
+    """An alert for each refund past its latest day and still not made: one per deposit in an opened section; before
+    opening (for good, in a section that ends unopened) one a day for all the unopened sections together, naming none.
+    An alert of the section's own, even one per section, would tell the supervisors that someone registered and paid
+    there, and one per deposit how many (SECRET-BIDDERS); when the section opens, the scan raises each deposit's."""
     now = now or timezone.now()
     raised = 0
     for item in refunds_due(now=now):
         if item.due_at >= now:
             continue
         deposit = Deposit.objects.select_related("registration__section").get(pk=item.deposit_id)
-        section = deposit.registration.section
-        revealed = policy.identities_revealed(section)
-        rule = item.reason if item.reason != SECTION_ENDED else CONTRACT
-        with official_language():
-            message = _("%(section)s：保证金退还逾期（应于 %(due)s 前退还）。") % {
-                "section": section.public_id,
-                "due": timezone.localtime(item.due_at).strftime("%Y-%m-%d %H:%M"),
-            }
-        alert = alert_raise(
-            rule=rule,
-            message=message,
-            event=AuditEvent.DEPOSIT_REFUND_OVERDUE,
-            section=section,
-            # Until opening (for good, in a section that ends unopened) one alert per section and rule: one per
-            # deposit would count the bidders on the supervisors' feed (SECRET-BIDDERS).
-            deposit=deposit if revealed else None,
-            bidder_codes=[deposit.registration.bidder_code] if revealed else [],
-            dedupe_key=f"refund-overdue:{deposit.pk}" if revealed else f"refund-overdue:{section.pk}:{rule}",
-        )
+        if policy.identities_revealed(deposit.registration.section):
+            alert = _overdue_alert(deposit, item)
+        else:
+            alert = _overdue_alert_unopened(now)
         raised += alert is not None
     return raised
+
+
+def _overdue_alert(deposit: Deposit, item: RefundDue):
+    section = deposit.registration.section
+    with official_language():
+        message = _("%(section)s：保证金退还逾期（应于 %(due)s 前退还）。") % {
+            "section": section.public_id,
+            "due": timezone.localtime(item.due_at).strftime("%Y-%m-%d %H:%M"),
+        }
+    return alert_raise(
+        rule=item.reason if item.reason != SECTION_ENDED else CONTRACT,
+        message=message,
+        event=AuditEvent.DEPOSIT_REFUND_OVERDUE,
+        section=section,
+        deposit=deposit,
+        bidder_codes=[deposit.registration.bidder_code],
+        dedupe_key=f"refund-overdue:{deposit.pk}",
+    )
+
+
+def _overdue_alert_unopened(now):
+    """No section, no deposit, no due day (a due day is a withdrawal's or a termination's date plus five), no reason
+    (a withdrawal's rule would say that someone withdrew): that refunds are late, which the escrow's operators act
+    on at the provider, and nothing of whose."""
+    day = timezone.localdate(now).isoformat()
+    with official_language():
+        message = _("保证金退还逾期：未开标的标段中有保证金未按期退还（标段与投标人开标前保密，开标后逐笔告警）。")
+    return alert_raise(
+        rule=CONTRACT,
+        message=message,
+        event=AuditEvent.DEPOSIT_REFUND_OVERDUE,
+        data={"day": day},
+        dedupe_key=f"refund-overdue:unopened:{day}",
+    )

@@ -13,10 +13,12 @@ from escrow.services.deposits import deposit_forfeit
 from escrow.services.refunds import refunds_due
 from escrow.tasks import refund_scan
 from tests.escrow.conftest import pay
+from tests.factories import SectionFactory
 from trading.audit.events import AuditEvent
 from trading.audit.models import AuditEntry
 from trading.models import SectionState, SectionTransition
 from trading.services.lifecycle import section_transition
+from trading.services.sections import section_publish
 
 pytestmark = pytest.mark.django_db
 
@@ -143,19 +145,66 @@ def test_the_demo_deposits_refund_at_the_simulated_provider(caplog):
     assert all(Deposit.objects.get(pk=item.deposit_id).refunded_at for item in due)
 
 
-def test_DEP_REFUND_5D_SECRET_BIDDERS_a_section_never_opened_raises_one_overdue_alert(section, register, monkeypatch):
-    """SECRET-BIDDERS: a section that failed or was terminated before opening keeps its bidders sealed for good; an
-    overdue-refund alert per deposit would count them on the supervisors' feed. One alert per section and rule."""
+def provider_down(monkeypatch):
+    monkeypatch.setattr(SimulatedProvider, "refund", lambda self, **kwargs: (_ for _ in ()).throw(ProviderError("down")))
+
+
+def test_DEP_REFUND_5D_SECRET_BIDDERS_a_section_never_opened_raises_an_alert_that_names_no_section(
+    section, register, monkeypatch, staff
+):
+    """SECRET-BIDDERS: a section that failed or was terminated before opening keeps its bidders sealed for good. An
+    overdue-refund alert per deposit would count them on the supervisors' feed, and even one of the section's own
+    would say that someone had paid there: one alert a day for all unopened sections together, naming none."""
     from escrow.services.refunds import refund_overdue_alerts
     from tests.supervision.conftest import feed_events, move
 
     deposits = paid_deposits(section, register, 3)
-    move(section, SectionState.TERMINATED, days_ago=6, opened=False, from_state="published")
-    monkeypatch.setattr(SimulatedProvider, "refund", lambda self, **kwargs: (_ for _ in ()).throw(ProviderError("down")))
+    other = section_publish(actor=staff, section=SectionFactory())
+    paid_deposits(other, register, 2)
+    for s in (section, other):
+        move(s, SectionState.TERMINATED, days_ago=6, opened=False, from_state="published")
+    provider_down(monkeypatch)
     refund_overdue_alerts()
     refund_overdue_alerts()
-    alerts = list(Alert.objects.filter(rule="DEP-REFUND-5D"))
-    assert len(alerts) == 1 and alerts[0].deposit_id is None and alerts[0].bidder_codes == []
+    (alert,) = Alert.objects.filter(rule="DEP-REFUND-5D")
+    assert alert.section_id is None and alert.deposit_id is None and alert.bidder_codes == []
     assert [e.payload["rule"] for e in feed_events("alert.raised")] == ["DEP-REFUND-5D"]
-    for deposit in deposits:
-        assert deposit.registration.bidder_code not in alerts[0].message
+    for text in (alert.message, str(alert.data), str(feed_events("alert.raised")[0].payload)):
+        assert section.public_id not in text and other.public_id not in text
+        for deposit in deposits:
+            assert deposit.registration.bidder_code not in text
+    entry = AuditEntry.objects.get(event=AuditEvent.DEPOSIT_REFUND_OVERDUE)
+    assert entry.section_id is None
+    refund_overdue_alerts(now=timezone.now() + timedelta(days=1))  # still late the next day: the day's alert
+    assert Alert.objects.filter(rule="DEP-REFUND-5D").count() == 2
+
+
+def test_BID_WITHDRAW_REFUND_5D_SECRET_BIDDERS_a_late_refund_before_opening_names_its_deposit_from_the_opening(
+    section, register, monkeypatch, caplog
+):
+    """A bid withdrawn before the deadline whose refund is late: before opening the alert says only that refunds are
+    late (not that someone withdrew: no rule of withdrawal, no section, no due day); once the section is opened the
+    scan raises that deposit's own alert, with its rule, section and bidder code."""
+    import logging
+
+    from escrow.services.refunds import refund_overdue_alerts
+    from tests.supervision.conftest import opened
+
+    (deposit,) = paid_deposits(section, register, 1)
+    withdrawn_at = timezone.now() - timedelta(days=6)
+    bid(deposit.registration, Bid.Status.WITHDRAWN, at=withdrawn_at)
+    provider_down(monkeypatch)
+    with caplog.at_level(logging.INFO):
+        assert refund_overdue_alerts() == 1
+    (sealed,) = Alert.objects.all()
+    assert sealed.rule == "DEP-REFUND-5D" and sealed.section_id is None
+    due = timezone.localtime(withdrawn_at + timedelta(days=5)).strftime("%Y-%m-%d")
+    assert due not in sealed.message and section.public_id not in caplog.text
+    assert deposit.registration.bidder_code not in caplog.text
+
+    opened(section)
+    assert refund_overdue_alerts() == 1
+    named = Alert.objects.exclude(pk=sealed.pk).get()
+    assert named.rule == "BID-WITHDRAW-REFUND-5D" and named.section_id == section.pk
+    assert named.deposit_id == deposit.pk and named.bidder_codes == [deposit.registration.bidder_code]
+    assert refund_overdue_alerts() == 0  # once each
