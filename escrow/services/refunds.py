@@ -170,14 +170,15 @@ def _overdue_alert(deposit: Deposit, item: RefundDue):
 def _overdue_alert_unopened(now):
     """No section, no deposit, no due day (a due day is a withdrawal's or a termination's date plus five), no reason
     (a withdrawal's rule would say that someone withdrew): that refunds are late, which the escrow's operators act
-    on at the provider, and nothing of whose."""
+    on at the provider, and nothing of whose. So its audit entry is a public one (ALERT_RAISED): a deposit's own
+    event would be a bidder's private act with no section to be released with, hidden from the public log for good."""
     day = timezone.localdate(now).isoformat()
     with official_language():
         message = _("保证金退还逾期：未开标的标段中有保证金未按期退还（标段与投标人开标前保密，开标后逐笔告警）。")
     return alert_raise(
         rule=CONTRACT,
         message=message,
-        event=AuditEvent.DEPOSIT_REFUND_OVERDUE,
+        event=AuditEvent.ALERT_RAISED,
         data={"day": day},
         dedupe_key=f"refund-overdue:unopened:{day}",
     )

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from bidding.models import Bid
@@ -17,6 +18,7 @@ from tests.factories import SectionFactory
 from trading.audit.events import AuditEvent
 from trading.audit.models import AuditEntry
 from trading.models import SectionState, SectionTransition
+from trading.policy import audit_entries_visible
 from trading.services.lifecycle import section_transition
 from trading.services.sections import section_publish
 
@@ -173,8 +175,10 @@ def test_DEP_REFUND_5D_SECRET_BIDDERS_a_section_never_opened_raises_an_alert_tha
         assert section.public_id not in text and other.public_id not in text
         for deposit in deposits:
             assert deposit.registration.bidder_code not in text
-    entry = AuditEntry.objects.get(event=AuditEvent.DEPOSIT_REFUND_OVERDUE)
-    assert entry.section_id is None
+    assert not AuditEntry.objects.filter(event=AuditEvent.DEPOSIT_REFUND_OVERDUE).exists()
+    entry = AuditEntry.objects.get(index=alert.audit_index)  # naming nobody, it is in the public log, not hidden
+    assert entry.event == AuditEvent.ALERT_RAISED and entry.section_id is None
+    assert audit_entries_visible(AnonymousUser(), AuditEntry.objects.filter(pk=entry.pk)).exists()
     refund_overdue_alerts(now=timezone.now() + timedelta(days=1))  # still late the next day: the day's alert
     assert Alert.objects.filter(rule="DEP-REFUND-5D").count() == 2
 
